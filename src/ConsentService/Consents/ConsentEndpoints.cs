@@ -1,0 +1,218 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ConsentService.Infrastructure;
+using ConsentService.Policies;
+using ConsentService.Sites;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ConsentService.Consents;
+
+public static partial class ConsentEndpoints
+{
+    /// <summary>A consent body is small; anything bigger is not a decision.</summary>
+    public const int MaxBodyBytes = 16 * 1024;
+    private const string IdempotencyHeader = "Idempotency-Key";
+
+    public static IEndpointRouteBuilder MapConsentEndpoints(this IEndpointRouteBuilder routes)
+    {
+        var site = routes.MapGroup("/v1/sites/{siteId}").WithTags("Consents");
+
+        site.MapPost("/consents", Record)
+            .WithName("RecordConsent")
+            .WithSummary("Record a visitor's decision")
+            .WithDescription("Public (no secret): takes application/json or text/plain JSON. Without a key, subjectId is absent or a random 'sub_' id; " +
+                "a site back end with an admin key may write its own user ids and method 'api'. Honours the Idempotency-Key header.")
+            .Accepts<RecordConsentRequest>("application/json", "text/plain")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+
+        site.MapGet("/subjects/{subjectId}/consent", Check)
+            .WithName("CheckConsent")
+            .WithSummary("Current consent of a subject, or of one purpose with ?purpose=")
+            .RequireSiteRole(SiteRole.Check);
+
+        site.MapGet("/subjects/{subjectId}/history", History)
+            .WithName("GetSubjectHistory")
+            .WithSummary("Every record of a subject, oldest first")
+            .RequireSiteRole(SiteRole.Legal);
+
+        return routes;
+    }
+
+    private static async Task<Results<Created<ConsentRecordView>, ValidationProblem, ProblemHttpResult>> Record(
+        string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, ConsentLedger ledger,
+        KeyAuthenticator keys, CancellationToken ct)
+    {
+        var site = await sites.GetAsync(siteId, ct);
+        if (site is null)
+        {
+            return Problems.NotFound($"Site '{siteId}' was not found.");
+        }
+        var trusted = false;
+        if (KeyAuthenticator.BearerToken(http.Request) is not null)
+        {
+            var (_, denied) = await keys.AuthorizeAsync(http.Request, siteId, SiteRole.Admin, ct);
+            if (denied is not null) return denied;
+            trusted = true;
+        }
+
+        var (request, unreadable) = await JsonBody.ReadAsync<RecordConsentRequest>(http.Request, MaxBodyBytes, ct);
+        if (request is null)
+        {
+            return unreadable switch
+            {
+                ValidationProblem validation => validation,
+                ProblemHttpResult problem => problem,
+                _ => throw new InvalidOperationException("Unexpected body result."),
+            };
+        }
+
+        var errors = new ValidationErrors();
+        var idempotencyKey = http.Request.Headers[IdempotencyHeader].ToString() is { Length: > 0 } header ? header : null;
+        if (idempotencyKey is not null && !IdempotencyKey().IsMatch(idempotencyKey))
+        {
+            errors.Add(IdempotencyHeader, "1 to 255 visible ASCII characters.");
+        }
+        var policy = await policies.GetAsync(siteId, request.PolicyVersion, ct);
+        if (policy is null)
+        {
+            errors.Add("policyVersion", $"Site '{siteId}' has no policy version {request.PolicyVersion}.");
+        }
+        var decision = Validate(request, site, policy, trusted, idempotencyKey, http, errors);
+        if (decision is null || !errors.IsEmpty)
+        {
+            return errors.ToProblem();
+        }
+
+        var (record, created) = await ledger.RecordAsync(siteId, decision, ct);
+        if (!created && record.RequestHash != decision.RequestHash)
+        {
+            return Problems.Status(StatusCodes.Status422UnprocessableEntity, ProblemTypes.IdempotencyConflict,
+                "Idempotency key reused.", $"The {IdempotencyHeader} was already used for a different request on this site.");
+        }
+        if (!created)
+        {
+            http.Response.Headers["Idempotent-Replayed"] = "true";
+        }
+        return TypedResults.Created($"/v1/sites/{siteId}/consents/{record.Id}", ConsentRecordView.From(record));
+    }
+
+    /// <summary>Checks a decision against its policy version; null (with <paramref name="errors"/>) when it is not acceptable.</summary>
+    private static ConsentDecision? Validate(
+        RecordConsentRequest request, Site site, Policy? policy, bool trusted, string? idempotencyKey, HttpContext http, ValidationErrors errors)
+    {
+        var subjectId = request.SubjectId ?? SubjectIds.New();
+        if (trusted ? !SubjectIds.IsValid(subjectId) : !SubjectIds.IsRandom(subjectId))
+        {
+            errors.Add("subjectId", trusted
+                ? "1 to 128 letters, digits or . _ : @ | + = -."
+                : "Without a secret key, subjectId is omitted or 'sub_' followed by 22 base64url characters.");
+        }
+        if (request.Method == ConsentMethod.Api && !trusted)
+        {
+            errors.Add("method", "'api' is for the site's back end, with a secret key.");
+        }
+
+        ConsentSource? source = null;
+        var url = request.Source?.Url is { } rawUrl ? SourceMinimizer.PageUrl(rawUrl) : null;
+        if (request.Source?.Url is { } given && (given.Length > 2048 || url is null))
+        {
+            errors.Add("source.url", "An absolute http(s) URL of at most 2048 characters.");
+        }
+        if (request.Source?.Locale is { } locale && !SiteRules.IsLocale(locale))
+        {
+            errors.Add("source.locale", "A BCP 47 tag such as 'en' or 'pt-BR'.");
+        }
+        if (policy is null)
+        {
+            return null;
+        }
+
+        var purposes = ResolvePurposes(request, policy, errors);
+        source = new ConsentSource(
+            url,
+            request.Source?.Locale,
+            JsonDefaults.Name(site.JurisdictionMode),
+            SourceMinimizer.UserAgent(http.Request.Headers.UserAgent.ToString()),
+            SourceMinimizer.IpPrefix(http.Connection.RemoteIpAddress));
+        var requestHash = CanonicalJson.Sha256Hex(JsonSerializer.SerializeToNode(request, JsonDefaults.Options));
+        return new ConsentDecision(subjectId, policy, purposes, request.Method, source, idempotencyKey, requestHash);
+    }
+
+    /// <summary>
+    /// Every purpose of the version gets a value: required ones true; the rest as sent, or as the
+    /// method implies (accept_all → granted; reject_all, withdraw, gpc, custom → refused) when omitted.
+    /// A value contradicting the method is an error, not something to fix silently.
+    /// </summary>
+    private static Dictionary<string, bool> ResolvePurposes(RecordConsentRequest request, Policy policy, ValidationErrors errors)
+    {
+        var sent = request.Purposes ?? new Dictionary<string, bool>();
+        foreach (var unknown in sent.Keys.Where(id => policy.Content.Purposes.All(p => p.Id != id)))
+        {
+            errors.Add($"purposes.{unknown}", $"Policy version {policy.Version} has no purpose '{unknown}'.");
+        }
+        var resolved = new Dictionary<string, bool>(StringComparer.Ordinal);
+        foreach (var purpose in policy.Content.Purposes)
+        {
+            var hasValue = sent.TryGetValue(purpose.Id, out var value);
+            if (purpose.Required)
+            {
+                if (hasValue && !value)
+                {
+                    errors.Add($"purposes.{purpose.Id}", $"'{purpose.Id}' is required by the policy and cannot be refused.");
+                }
+                resolved[purpose.Id] = true;
+                continue;
+            }
+            var implied = request.Method == ConsentMethod.AcceptAll;
+            var fixedByMethod = request.Method is ConsentMethod.AcceptAll or ConsentMethod.RejectAll or ConsentMethod.Withdraw
+                || (request.Method == ConsentMethod.Gpc && purpose.Id == "marketing");
+            if (hasValue && fixedByMethod && value != implied)
+            {
+                errors.Add($"purposes.{purpose.Id}", $"Method '{JsonDefaults.Name(request.Method)}' means '{purpose.Id}' is {(implied ? "granted" : "refused")}.");
+            }
+            resolved[purpose.Id] = hasValue ? value : implied;
+        }
+        return resolved;
+    }
+
+    private static async Task<Results<Ok<ConsentState>, Ok<PurposeCheck>, ValidationProblem, ProblemHttpResult>> Check(
+        string siteId, string subjectId, string? purpose, SiteDirectory sites, PolicyCatalog policies, ConsentLedger ledger, CancellationToken ct)
+    {
+        if (!SubjectIds.IsValid(subjectId))
+        {
+            return Problems.Validation("subjectId", "1 to 128 letters, digits or . _ : @ | + = -.");
+        }
+        var site = await sites.GetAsync(siteId, ct);
+        if (site is null)
+        {
+            return Problems.NotFound($"Site '{siteId}' was not found.");
+        }
+        var state = ledger.Evaluate(site, await policies.ListAsync(siteId, ct), subjectId, await ledger.CurrentAsync(siteId, subjectId, ct));
+        if (purpose is null)
+        {
+            return TypedResults.Ok(state);
+        }
+        return state.Purposes.TryGetValue(purpose, out var one)
+            ? TypedResults.Ok(new PurposeCheck(purpose, one.Granted, state.NeedsReconsent))
+            : Problems.Validation("purpose", $"The current policy has no purpose '{purpose}'.");
+    }
+
+    private static async Task<Results<Ok<SubjectHistory>, ValidationProblem, ProblemHttpResult>> History(
+        string siteId, string subjectId, ConsentLedger ledger, CancellationToken ct)
+    {
+        if (!SubjectIds.IsValid(subjectId))
+        {
+            return Problems.Validation("subjectId", "1 to 128 letters, digits or . _ : @ | + = -.");
+        }
+        var records = await ledger.HistoryAsync(siteId, subjectId, ct);
+        return records.Count == 0
+            ? Problems.NotFound($"No consent is recorded for subject '{subjectId}'.")
+            : TypedResults.Ok(new SubjectHistory(subjectId, records.Select(ConsentRecordView.From).ToList()));
+    }
+
+    [GeneratedRegex("^[\\x21-\\x7E]{1,255}\\z")]
+    private static partial Regex IdempotencyKey();
+}

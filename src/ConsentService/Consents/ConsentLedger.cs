@@ -1,0 +1,88 @@
+using ConsentService.Caching;
+using ConsentService.Policies;
+using ConsentService.Sites;
+using ConsentService.Storage;
+
+namespace ConsentService.Consents;
+
+/// <summary>A validated decision, ready to be appended.</summary>
+public sealed record ConsentDecision(
+    string SubjectId,
+    Policy Policy,
+    IReadOnlyDictionary<string, bool> Purposes,
+    ConsentMethod Method,
+    ConsentSource? Source,
+    string? IdempotencyKey,
+    string RequestHash);
+
+/// <summary>Appends decisions to the ledger and answers consent checks through the read cache.</summary>
+public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimeProvider time)
+{
+    public async Task<AppendResult> RecordAsync(string siteId, ConsentDecision decision, CancellationToken ct)
+    {
+        var recordedAt = ConsentChain.Truncate(time.GetUtcNow());
+        var result = await store.AppendConsentAsync(siteId, decision.SubjectId, decision.IdempotencyKey, head =>
+        {
+            var unhashed = new ConsentRecord(
+                Guid.CreateVersion7(recordedAt).ToString(),
+                siteId,
+                decision.SubjectId,
+                ConsentChain.Commit(head.SubjectKey, decision.SubjectId),
+                head.Sequence + 1,
+                decision.Policy.Version,
+                decision.Policy.ContentHash,
+                decision.Purposes,
+                decision.Method,
+                decision.Source,
+                ConsentChain.CommitSource(head.SubjectKey, decision.Source),
+                recordedAt,
+                decision.IdempotencyKey,
+                decision.RequestHash,
+                head.Hash,
+                Hash: "");
+            return unhashed with { Hash = ConsentChain.Hash(unhashed) };
+        }, ct);
+        if (result.Created)
+        {
+            // Before answering: the very next check must see this decision (a withdrawal above all).
+            await cache.SetAsync(CacheKeys.CurrentConsent(siteId, decision.SubjectId), result.Record, CancellationToken.None);
+        }
+        return result;
+    }
+
+    public Task<ConsentRecord?> CurrentAsync(string siteId, string subjectId, CancellationToken ct) =>
+        cache.GetOrLoadAsync(CacheKeys.CurrentConsent(siteId, subjectId), c => store.GetCurrentConsentAsync(siteId, subjectId, c), ct);
+
+    public Task<IReadOnlyList<ConsentRecord>> HistoryAsync(string siteId, string subjectId, CancellationToken ct) =>
+        store.GetHistoryAsync(siteId, subjectId, ct);
+
+    /// <summary>
+    /// The subject's state against the site's latest policy. Consent must be asked again when there
+    /// is none, when a material policy version came after it, when it is older than the site's
+    /// maximum age (then nothing optional counts as granted), or when a refusal is older than the
+    /// site's re-ask interval.
+    /// </summary>
+    public ConsentState Evaluate(Site site, IReadOnlyList<Policy> policies, string subjectId, ConsentRecord? current)
+    {
+        var latest = policies.Count > 0 ? policies[^1] : null;
+        var latestMaterial = policies.Where(p => p.Material).Select(p => p.Version).DefaultIfEmpty(0).Max();
+        var age = current is null ? TimeSpan.Zero : time.GetUtcNow() - current.RecordedAt;
+        var expired = current is not null && age > TimeSpan.FromDays(site.ConsentMaxAgeDays);
+        var refused = current is not null && current.Purposes.Values.Contains(false);
+        var needsReconsent = current is null
+            || current.PolicyVersion < latestMaterial
+            || expired
+            || (refused && age > TimeSpan.FromDays(site.RefusalReaskDays));
+
+        var purposes = new Dictionary<string, PurposeState>(StringComparer.Ordinal);
+        foreach (var purpose in latest?.Content.Purposes ?? [])
+        {
+            var granted = current is not null
+                && current.Purposes.TryGetValue(purpose.Id, out var value) && value
+                && (purpose.Required || !expired);
+            purposes[purpose.Id] = new PurposeState(granted, current?.RecordedAt);
+        }
+        return new ConsentState(subjectId, current?.PolicyVersion, latest?.Version ?? 0, needsReconsent,
+            current?.Method, current?.RecordedAt, purposes);
+    }
+}

@@ -1,0 +1,73 @@
+namespace ConsentService.Consents;
+
+/// <summary>How a decision was collected; <c>api</c> is reserved for the site's back end (secret key).</summary>
+public enum ConsentMethod { AcceptAll, RejectAll, Custom, Withdraw, Gpc, Api }
+
+public sealed record SourceInput(string? Url = null, string? Locale = null);
+
+/// <summary>The body of <c>POST /v1/sites/{siteId}/consents</c>, as JSON or as text/plain JSON.</summary>
+public sealed record RecordConsentRequest(
+    int PolicyVersion,
+    ConsentMethod Method,
+    string? SubjectId = null,
+    IReadOnlyDictionary<string, bool>? Purposes = null,
+    SourceInput? Source = null);
+
+/// <summary>Where and how a decision was collected, minimised: no query string, coarse agent, truncated IP.</summary>
+public sealed record ConsentSource(string? Url, string? Locale, string Jurisdiction, string? UserAgent, string? IpPrefix);
+
+/// <summary>
+/// One append-only ledger entry. <see cref="SubjectCommitment"/> and <see cref="SourceCommitment"/> stand in
+/// for the personal fields in the hash, so the chain still verifies once those are erased.
+/// </summary>
+public sealed record ConsentRecord(
+    string Id,
+    string SiteId,
+    string SubjectId,
+    string SubjectCommitment,
+    long Sequence,
+    int PolicyVersion,
+    string PolicyHash,
+    IReadOnlyDictionary<string, bool> Purposes,
+    ConsentMethod Method,
+    ConsentSource? Source,
+    string? SourceCommitment,
+    DateTimeOffset RecordedAt,
+    string? IdempotencyKey,
+    string? RequestHash,
+    string? PrevHash,
+    string Hash);
+
+/// <summary>A record as the API shows it.</summary>
+public sealed record ConsentRecordView(
+    string Id,
+    string SubjectId,
+    long Sequence,
+    DateTimeOffset RecordedAt,
+    int PolicyVersion,
+    string PolicyHash,
+    IReadOnlyDictionary<string, bool> Purposes,
+    ConsentMethod Method,
+    ConsentSource? Source,
+    string? PrevHash,
+    string Hash)
+{
+    public static ConsentRecordView From(ConsentRecord r) => new(
+        r.Id, r.SubjectId, r.Sequence, r.RecordedAt, r.PolicyVersion, r.PolicyHash, r.Purposes, r.Method, r.Source, r.PrevHash, r.Hash);
+}
+
+public sealed record SubjectHistory(string SubjectId, IReadOnlyList<ConsentRecordView> Records);
+
+public sealed record PurposeState(bool Granted, DateTimeOffset? RecordedAt);
+
+/// <summary>The answer to "what may I do with this subject's data now?".</summary>
+public sealed record ConsentState(
+    string SubjectId,
+    int? PolicyVersion,
+    int CurrentPolicyVersion,
+    bool NeedsReconsent,
+    ConsentMethod? Method,
+    DateTimeOffset? RecordedAt,
+    IReadOnlyDictionary<string, PurposeState> Purposes);
+
+public sealed record PurposeCheck(string Purpose, bool Granted, bool NeedsReconsent);

@@ -1,0 +1,25 @@
+using System.Text.RegularExpressions;
+using ConsentService.Infrastructure;
+
+namespace ConsentService.Consents;
+
+/// <summary>
+/// Who may write for whom (DESIGN §3): without a secret key only random ids (<c>sub_</c> + 22
+/// base64url characters, 128 bits) are accepted, so a stranger cannot guess somebody's id and write
+/// consent for them; the site's own user ids are written by its back end with a key.
+/// </summary>
+public static partial class SubjectIds
+{
+    public static string New() => "sub_" + Secrets.Token(16);
+
+    public static bool IsRandom(string id) => Random().IsMatch(id);
+
+    /// <summary>Any id the site's back end may use: 1–128 characters without spaces or slashes.</summary>
+    public static bool IsValid(string id) => External().IsMatch(id);
+
+    [GeneratedRegex("^sub_[A-Za-z0-9_-]{22}\\z")]
+    private static partial Regex Random();
+
+    [GeneratedRegex("^[A-Za-z0-9._:@|+=-]{1,128}\\z")]
+    private static partial Regex External();
+}

@@ -1,0 +1,33 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ConsentService.Infrastructure;
+
+/// <summary>One set of JSON rules for the HTTP API and for stored documents.</summary>
+public static class JsonDefaults
+{
+    public static readonly JsonSerializerOptions Options = Apply(new JsonSerializerOptions(JsonSerializerDefaults.Web));
+
+    public static JsonSerializerOptions Apply(JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+        options.DictionaryKeyPolicy = null; // purpose ids and locales are data, kept as written
+        // "accept_all", "legal_obligation"…; numbers are not enum values.
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
+        options.RespectNullableAnnotations = true;
+        options.RespectRequiredConstructorParameters = true;
+        options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        options.NumberHandling = JsonNumberHandling.Strict;
+        options.AllowTrailingCommas = false;
+        options.ReadCommentHandling = JsonCommentHandling.Disallow;
+        options.MaxDepth = 16;
+        return options;
+    }
+
+    /// <summary>The wire name of an enum value, e.g. <c>AcceptAll</c> → <c>accept_all</c>.</summary>
+    public static string Name<TEnum>(TEnum value) where TEnum : struct, Enum =>
+        JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+
+    public static TEnum Parse<TEnum>(string name) where TEnum : struct, Enum =>
+        Enum.Parse<TEnum>(name.Replace("_", "", StringComparison.Ordinal), ignoreCase: true);
+}

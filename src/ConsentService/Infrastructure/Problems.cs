@@ -1,0 +1,144 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using System.Text.Json;
+
+namespace ConsentService.Infrastructure;
+
+/// <summary>Stable problem type URIs (RFC 9457 §3.1.1): clients branch on these, never on titles.</summary>
+public static class ProblemTypes
+{
+    private const string Prefix = "urn:consentservice:problem:";
+    public const string Validation = Prefix + "validation";
+    public const string InvalidBody = Prefix + "invalid-body";
+    public const string Unauthorized = Prefix + "unauthorized";
+    public const string Forbidden = Prefix + "forbidden";
+    public const string NotFound = Prefix + "not-found";
+    public const string MethodNotAllowed = Prefix + "method-not-allowed";
+    public const string PayloadTooLarge = Prefix + "payload-too-large";
+    public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
+    public const string IdempotencyConflict = Prefix + "idempotency-conflict";
+    public const string Internal = Prefix + "internal";
+
+    public static string ForStatus(int status) => status switch
+    {
+        StatusCodes.Status400BadRequest => InvalidBody,
+        StatusCodes.Status401Unauthorized => Unauthorized,
+        StatusCodes.Status403Forbidden => Forbidden,
+        StatusCodes.Status404NotFound => NotFound,
+        StatusCodes.Status405MethodNotAllowed => MethodNotAllowed,
+        StatusCodes.Status413PayloadTooLarge => PayloadTooLarge,
+        StatusCodes.Status415UnsupportedMediaType => UnsupportedMediaType,
+        _ when status >= 500 => Internal,
+        _ => "about:blank",
+    };
+}
+
+/// <summary>Factories for the problem results endpoints return.</summary>
+public static class Problems
+{
+    public static ValidationProblem Validation(string field, string message) =>
+        Validation(new Dictionary<string, string[]> { [field] = [message] });
+
+    public static ValidationProblem Validation(IDictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(errors, title: "The request is invalid.", type: ProblemTypes.Validation);
+
+    public static ProblemHttpResult NotFound(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found.", type: ProblemTypes.NotFound);
+
+    public static ProblemHttpResult Unauthorized(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status401Unauthorized, title: "Authentication required.", type: ProblemTypes.Unauthorized);
+
+    public static ProblemHttpResult Forbidden(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status403Forbidden, title: "Forbidden.", type: ProblemTypes.Forbidden);
+
+    public static ProblemHttpResult Status(int status, string type, string title, string detail) =>
+        TypedResults.Problem(detail, statusCode: status, title: title, type: type);
+}
+
+/// <summary>Collects field errors so one response lists every fault of a request.</summary>
+public sealed class ValidationErrors
+{
+    private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
+
+    public bool IsEmpty => _errors.Count == 0;
+
+    public void Add(string field, string message)
+    {
+        if (!_errors.TryGetValue(field, out var list))
+        {
+            _errors[field] = list = [];
+        }
+        list.Add(message);
+    }
+
+    public ValidationProblem ToProblem() =>
+        Problems.Validation(_errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal));
+}
+
+/// <summary>
+/// Turns framework exceptions caused by the client (malformed JSON, wrong types, oversized bodies)
+/// into problem details that name the field; everything else is a 500 without internals.
+/// </summary>
+public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var problem = exception switch
+        {
+            BadHttpRequestException { InnerException: JsonException json } => JsonProblem(json),
+            JsonException json => JsonProblem(json),
+            BadHttpRequestException bad => new ProblemDetails
+            {
+                Status = bad.StatusCode,
+                Type = ProblemTypes.ForStatus(bad.StatusCode),
+                Title = "The request could not be read.",
+                Detail = bad.Message,
+            },
+            _ => null,
+        };
+        if (problem is null)
+        {
+            logger.LogError(exception, "Unhandled exception for {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
+            problem = new ProblemDetails
+            {
+                Status = StatusCodes.Status500InternalServerError,
+                Type = ProblemTypes.Internal,
+                Title = "An unexpected error occurred.",
+            };
+        }
+        httpContext.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new() { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    private static HttpValidationProblemDetails JsonProblem(JsonException json)
+    {
+        var field = JsonField(json.Path);
+        return new HttpValidationProblemDetails(new Dictionary<string, string[]>
+        {
+            [field] = [JsonMessage(json)],
+        })
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Type = ProblemTypes.InvalidBody,
+            Title = "The request body is not valid JSON for this endpoint.",
+        };
+    }
+
+    /// <summary>"$.purposes[0].id" → "purposes[0].id"; the root is "$".</summary>
+    public static string JsonField(string? path) =>
+        string.IsNullOrEmpty(path) || path == "$" ? "$" : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path;
+
+    /// <summary>The parser's message without its "Path: … LineNumber: …" tail (the field is reported apart).</summary>
+    public static string JsonMessage(JsonException json)
+    {
+        var message = json.InnerException?.Message ?? json.Message;
+        if (message.Contains("could not be converted to", StringComparison.Ordinal))
+        {
+            // The parser names .NET types here; a client needs to know the value is wrong, not our class names.
+            return "The value has the wrong type or is not one of the allowed values.";
+        }
+        var end = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return end > 0 ? message[..end] : message;
+    }
+}

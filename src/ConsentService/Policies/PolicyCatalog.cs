@@ -1,0 +1,43 @@
+using System.Text.Json;
+using ConsentService.Caching;
+using ConsentService.Infrastructure;
+using ConsentService.Storage;
+
+namespace ConsentService.Policies;
+
+/// <summary>Published policy versions per site, read through the cache (they never change once published).</summary>
+public sealed class PolicyCatalog(IConsentStore store, IReadCache cache, TimeProvider time)
+{
+    public async Task<IReadOnlyList<Policy>> ListAsync(string siteId, CancellationToken ct) =>
+        await cache.GetOrLoadAsync<IReadOnlyList<Policy>>(CacheKeys.Policies(siteId), async c => await store.ListPoliciesAsync(siteId, c), ct) ?? [];
+
+    public async Task<Policy?> GetAsync(string siteId, int version, CancellationToken ct) =>
+        (await ListAsync(siteId, ct)).FirstOrDefault(p => p.Version == version);
+
+    /// <summary>
+    /// Publishes <paramref name="content"/> as the next version. The change is material (earlier
+    /// consents go stale) when purposes or vendors differ from the latest version, unless the
+    /// publisher says otherwise; the first version is always material.
+    /// </summary>
+    public async Task<Policy> PublishAsync(string siteId, PolicyContent content, bool? material, CancellationToken ct)
+    {
+        var contentHash = ContentHash(content);
+        var policy = await store.PublishPolicyAsync(siteId, latest => new Policy(
+            siteId,
+            (latest?.Version ?? 0) + 1,
+            time.GetUtcNow(),
+            contentHash,
+            latest is null || (material ?? ScopeHash(latest.Content) != ScopeHash(content)),
+            content), ct);
+        await cache.RemoveAsync(CacheKeys.Policies(siteId), ct);
+        return policy;
+    }
+
+    /// <summary>SHA-256 over the canonical JSON of everything a visitor is shown.</summary>
+    public static string ContentHash(PolicyContent content) =>
+        CanonicalJson.Sha256Hex(JsonSerializer.SerializeToNode(content, JsonDefaults.Options));
+
+    /// <summary>What consent is given to: purposes, their legal basis and their vendors (not the wording).</summary>
+    private static string ScopeHash(PolicyContent content) =>
+        CanonicalJson.Sha256Hex(JsonSerializer.SerializeToNode(content.Purposes.OrderBy(p => p.Id, StringComparer.Ordinal), JsonDefaults.Options));
+}

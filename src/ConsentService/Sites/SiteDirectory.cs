@@ -1,0 +1,72 @@
+using ConsentService.Caching;
+using ConsentService.Infrastructure;
+using ConsentService.Storage;
+
+namespace ConsentService.Sites;
+
+/// <summary>Sites and their keys, read through the cache.</summary>
+public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimeProvider time)
+{
+    public const string KeyPrefix = "csk_";
+
+    public Task<Site?> GetAsync(string siteId, CancellationToken ct) =>
+        cache.GetOrLoadAsync(CacheKeys.Site(siteId), c => store.GetSiteAsync(siteId, c), ct);
+
+    public async Task<Site> CreateAsync(CreateSiteRequest request, IReadOnlyList<string> origins, string? siteId, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var site = new Site(
+            siteId ?? "site_" + Secrets.Token(12),
+            request.Name,
+            origins,
+            request.DefaultLocale ?? "en",
+            request.JurisdictionMode ?? JurisdictionMode.Gdpr,
+            request.ConsentMaxAgeDays ?? SiteRules.DefaultConsentMaxAgeDays,
+            request.RefusalReaskDays ?? SiteRules.DefaultRefusalReaskDays,
+            now,
+            now);
+        await store.CreateSiteAsync(site, ct);
+        await cache.SetAsync(CacheKeys.Site(site.Id), site, ct);
+        return site;
+    }
+
+    public async Task<Site> UpdateAsync(Site site, UpdateSiteRequest patch, IReadOnlyList<string>? origins, CancellationToken ct)
+    {
+        var updated = site with
+        {
+            Name = patch.Name ?? site.Name,
+            AllowedOrigins = origins ?? site.AllowedOrigins,
+            DefaultLocale = patch.DefaultLocale ?? site.DefaultLocale,
+            JurisdictionMode = patch.JurisdictionMode ?? site.JurisdictionMode,
+            ConsentMaxAgeDays = patch.ConsentMaxAgeDays ?? site.ConsentMaxAgeDays,
+            RefusalReaskDays = patch.RefusalReaskDays ?? site.RefusalReaskDays,
+            UpdatedAt = time.GetUtcNow(),
+        };
+        await store.UpdateSiteAsync(updated, ct);
+        await cache.SetAsync(CacheKeys.Site(site.Id), updated, ct);
+        return updated;
+    }
+
+    /// <summary>Issues a key; the secret exists only in the returned value, the store keeps its hash.</summary>
+    public async Task<IssuedApiKey> IssueKeyAsync(string siteId, SiteRole role, string? label, CancellationToken ct)
+    {
+        var secret = KeyPrefix + Secrets.Token(32);
+        var key = new ApiKey("key_" + Secrets.Token(12), siteId, role, label, KeyPrefix + "…" + secret[^4..],
+            Secrets.Sha256Hex(secret), time.GetUtcNow(), null);
+        await store.AddApiKeyAsync(key, ct);
+        return new IssuedApiKey(key.Id, role, label, secret, key.CreatedAt);
+    }
+
+    public Task<IReadOnlyList<ApiKey>> ListKeysAsync(string siteId, CancellationToken ct) => store.ListApiKeysAsync(siteId, ct);
+
+    public Task<bool> RevokeKeyAsync(string siteId, string keyId, CancellationToken ct) =>
+        store.RevokeApiKeyAsync(siteId, keyId, time.GetUtcNow(), ct);
+
+    /// <summary>The live (unrevoked) key with this secret, if any. Keys are not cached: a revocation holds at once.</summary>
+    public async Task<ApiKey?> FindKeyAsync(string secret, CancellationToken ct)
+    {
+        if (!secret.StartsWith(KeyPrefix, StringComparison.Ordinal)) return null;
+        var key = await store.FindApiKeyByHashAsync(Secrets.Sha256Hex(secret), ct);
+        return key is { RevokedAt: null } ? key : null;
+    }
+}

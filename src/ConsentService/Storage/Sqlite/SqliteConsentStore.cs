@@ -1,0 +1,388 @@
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text.Json;
+using ConsentService.Consents;
+using ConsentService.Infrastructure;
+using ConsentService.Policies;
+using ConsentService.Sites;
+using Microsoft.Data.Sqlite;
+
+namespace ConsentService.Storage.Sqlite;
+
+/// <summary>
+/// The embedded store: one SQLite file in WAL mode. Writes go through one connection behind a gate
+/// (SQLite has one writer anyway) inside <c>BEGIN IMMEDIATE</c>, so a second process on the same
+/// file is serialised too; reads use pooled connections and never block on writes.
+/// </summary>
+public sealed class SqliteConsentStore(string connectionString) : IConsentStore, IAsyncDisposable
+{
+    private static readonly JsonSerializerOptions Json = JsonDefaults.Options;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private SqliteConnection? _writer;
+
+    public static SqliteConsentStore ForFile(string path) => new(new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Pooling = true,
+        DefaultTimeout = 30, // seconds to wait on a lock held by another process
+    }.ToString());
+
+    public async Task InitializeAsync(CancellationToken ct)
+    {
+        await _writeGate.WaitAsync(ct);
+        try
+        {
+            if (_writer is not null) return;
+            var writer = new SqliteConnection(connectionString);
+            await writer.OpenAsync(ct);
+            // FULL: an acknowledged record survives power loss, not only a process crash.
+            await ExecuteAsync(writer, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", ct);
+            await ExecuteAsync(writer, null, Schema, ct);
+            _writer = writer;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    public async Task<bool> PingAsync(CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        return await ScalarAsync<long>(connection, null, "SELECT count(*) FROM sqlite_master", ct) > 0;
+    }
+
+    // ---- sites -------------------------------------------------------------------------------
+
+    public Task CreateSiteAsync(Site site, CancellationToken ct) =>
+        WriteAsync((connection, tx) => ExecuteAsync(connection, tx,
+            "INSERT INTO sites (id, document) VALUES ($id, $document)", ct,
+            ("$id", site.Id), ("$document", JsonSerializer.Serialize(site, Json))), ct);
+
+    public async Task<Site?> GetSiteAsync(string siteId, CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        var document = await ScalarAsync<string>(connection, null, "SELECT document FROM sites WHERE id = $id", ct, ("$id", siteId));
+        return document is null ? null : JsonSerializer.Deserialize<Site>(document, Json);
+    }
+
+    public Task UpdateSiteAsync(Site site, CancellationToken ct) =>
+        WriteAsync((connection, tx) => ExecuteAsync(connection, tx,
+            "UPDATE sites SET document = $document WHERE id = $id", ct,
+            ("$id", site.Id), ("$document", JsonSerializer.Serialize(site, Json))), ct);
+
+    // ---- API keys ----------------------------------------------------------------------------
+
+    public Task AddApiKeyAsync(ApiKey key, CancellationToken ct) =>
+        WriteAsync((connection, tx) => ExecuteAsync(connection, tx,
+            """
+            INSERT INTO api_keys (id, site_id, role, label, hint, key_hash, created_at, revoked_at)
+            VALUES ($id, $site, $role, $label, $hint, $hash, $created, NULL)
+            """, ct,
+            ("$id", key.Id), ("$site", key.SiteId), ("$role", JsonDefaults.Name(key.Role)), ("$label", key.Label),
+            ("$hint", key.Hint), ("$hash", key.KeyHash), ("$created", Millis(key.CreatedAt))), ct);
+
+    public async Task<IReadOnlyList<ApiKey>> ListApiKeysAsync(string siteId, CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        return await QueryAsync(connection, null, "SELECT * FROM api_keys WHERE site_id = $site ORDER BY created_at, id", ReadApiKey, ct, ("$site", siteId));
+    }
+
+    public async Task<ApiKey?> FindApiKeyByHashAsync(string keyHash, CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        var keys = await QueryAsync(connection, null, "SELECT * FROM api_keys WHERE key_hash = $hash", ReadApiKey, ct, ("$hash", keyHash));
+        return keys.Count == 0 ? null : keys[0];
+    }
+
+    public async Task<bool> RevokeApiKeyAsync(string siteId, string keyId, DateTimeOffset revokedAt, CancellationToken ct)
+    {
+        var found = false;
+        await WriteAsync(async (connection, tx) =>
+        {
+            await ExecuteAsync(connection, tx,
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $at) WHERE site_id = $site AND id = $id", ct,
+                ("$at", Millis(revokedAt)), ("$site", siteId), ("$id", keyId));
+            found = await ScalarAsync<long>(connection, tx, "SELECT changes()", ct) > 0;
+        }, ct);
+        return found;
+    }
+
+    private static ApiKey ReadApiKey(DbDataReader r) => new(
+        r.GetString(r.GetOrdinal("id")),
+        r.GetString(r.GetOrdinal("site_id")),
+        JsonDefaults.Parse<SiteRole>(r.GetString(r.GetOrdinal("role"))),
+        NullableString(r, "label"),
+        r.GetString(r.GetOrdinal("hint")),
+        r.GetString(r.GetOrdinal("key_hash")),
+        FromMillis(r.GetInt64(r.GetOrdinal("created_at"))),
+        r.IsDBNull(r.GetOrdinal("revoked_at")) ? null : FromMillis(r.GetInt64(r.GetOrdinal("revoked_at"))));
+
+    // ---- policies ----------------------------------------------------------------------------
+
+    public async Task<Policy> PublishPolicyAsync(string siteId, Func<Policy?, Policy> build, CancellationToken ct)
+    {
+        Policy? published = null;
+        await WriteAsync(async (connection, tx) =>
+        {
+            var latest = await QueryAsync(connection, tx,
+                "SELECT * FROM policies WHERE site_id = $site ORDER BY version DESC LIMIT 1", ReadPolicy, ct, ("$site", siteId));
+            var policy = build(latest.Count == 0 ? null : latest[0]);
+            await ExecuteAsync(connection, tx,
+                """
+                INSERT INTO policies (site_id, version, published_at, content_hash, material, content)
+                VALUES ($site, $version, $published, $hash, $material, $content)
+                """, ct,
+                ("$site", policy.SiteId), ("$version", policy.Version), ("$published", Millis(policy.PublishedAt)),
+                ("$hash", policy.ContentHash), ("$material", policy.Material), ("$content", JsonSerializer.Serialize(policy.Content, Json)));
+            published = policy;
+        }, ct);
+        return published!;
+    }
+
+    public async Task<IReadOnlyList<Policy>> ListPoliciesAsync(string siteId, CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        return await QueryAsync(connection, null, "SELECT * FROM policies WHERE site_id = $site ORDER BY version", ReadPolicy, ct, ("$site", siteId));
+    }
+
+    private static Policy ReadPolicy(DbDataReader r) => new(
+        r.GetString(r.GetOrdinal("site_id")),
+        r.GetInt32(r.GetOrdinal("version")),
+        FromMillis(r.GetInt64(r.GetOrdinal("published_at"))),
+        r.GetString(r.GetOrdinal("content_hash")),
+        r.GetBoolean(r.GetOrdinal("material")),
+        JsonSerializer.Deserialize<PolicyContent>(r.GetString(r.GetOrdinal("content")), Json)!);
+
+    // ---- consent ledger ----------------------------------------------------------------------
+
+    public async Task<AppendResult> AppendConsentAsync(
+        string siteId, string subjectId, string? idempotencyKey, Func<ChainHead, ConsentRecord> build, CancellationToken ct)
+    {
+        AppendResult? result = null;
+        await WriteAsync(async (connection, tx) =>
+        {
+            if (idempotencyKey is not null)
+            {
+                var earlier = await QueryAsync(connection, tx,
+                    "SELECT * FROM consents WHERE site_id = $site AND idempotency_key = $key", ReadConsent, ct,
+                    ("$site", siteId), ("$key", idempotencyKey));
+                if (earlier.Count > 0)
+                {
+                    result = new AppendResult(earlier[0], Created: false);
+                    return;
+                }
+            }
+
+            var heads = await QueryAsync(connection, tx,
+                "SELECT subject_key, head_sequence, head_hash FROM subjects WHERE site_id = $site AND subject_id = $subject",
+                r => new ChainHead((byte[])r["subject_key"], r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2)), ct,
+                ("$site", siteId), ("$subject", subjectId));
+            var head = heads.Count > 0 ? heads[0] : new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null);
+            var record = build(head);
+
+            await ExecuteAsync(connection, tx,
+                """
+                INSERT INTO consents (id, site_id, subject_id, subject_commitment, sequence, policy_version, policy_hash,
+                    purposes, method, source, source_commitment, recorded_at, idempotency_key, request_hash, prev_hash, hash)
+                VALUES ($id, $site, $subject, $commitment, $sequence, $policyVersion, $policyHash,
+                    $purposes, $method, $source, $sourceCommitment, $recordedAt, $idempotencyKey, $requestHash, $prevHash, $hash)
+                """, ct,
+                ("$id", record.Id), ("$site", record.SiteId), ("$subject", record.SubjectId), ("$commitment", record.SubjectCommitment),
+                ("$sequence", record.Sequence), ("$policyVersion", record.PolicyVersion), ("$policyHash", record.PolicyHash),
+                ("$purposes", JsonSerializer.Serialize(record.Purposes, Json)), ("$method", JsonDefaults.Name(record.Method)),
+                ("$source", record.Source is null ? null : JsonSerializer.Serialize(record.Source, Json)),
+                ("$sourceCommitment", record.SourceCommitment), ("$recordedAt", Millis(record.RecordedAt)),
+                ("$idempotencyKey", record.IdempotencyKey), ("$requestHash", record.RequestHash),
+                ("$prevHash", record.PrevHash), ("$hash", record.Hash));
+            await ExecuteAsync(connection, tx,
+                """
+                INSERT INTO subjects (site_id, subject_id, subject_key, head_sequence, head_hash, head_record_id)
+                VALUES ($site, $subject, $key, $sequence, $hash, $id)
+                ON CONFLICT (site_id, subject_id) DO UPDATE
+                SET head_sequence = excluded.head_sequence, head_hash = excluded.head_hash, head_record_id = excluded.head_record_id
+                """, ct,
+                ("$site", siteId), ("$subject", subjectId), ("$key", head.SubjectKey), ("$sequence", record.Sequence),
+                ("$hash", record.Hash), ("$id", record.Id));
+            result = new AppendResult(record, Created: true);
+        }, ct);
+        return result!;
+    }
+
+    public async Task<ConsentRecord?> GetCurrentConsentAsync(string siteId, string subjectId, CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        var records = await QueryAsync(connection, null,
+            """
+            SELECT c.* FROM subjects s JOIN consents c ON c.id = s.head_record_id
+            WHERE s.site_id = $site AND s.subject_id = $subject
+            """, ReadConsent, ct, ("$site", siteId), ("$subject", subjectId));
+        return records.Count == 0 ? null : records[0];
+    }
+
+    public async Task<IReadOnlyList<ConsentRecord>> GetHistoryAsync(string siteId, string subjectId, CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        return await QueryAsync(connection, null,
+            "SELECT * FROM consents WHERE site_id = $site AND subject_id = $subject ORDER BY sequence",
+            ReadConsent, ct, ("$site", siteId), ("$subject", subjectId));
+    }
+
+    private static ConsentRecord ReadConsent(DbDataReader r) => new(
+        r.GetString(r.GetOrdinal("id")),
+        r.GetString(r.GetOrdinal("site_id")),
+        r.GetString(r.GetOrdinal("subject_id")),
+        r.GetString(r.GetOrdinal("subject_commitment")),
+        r.GetInt64(r.GetOrdinal("sequence")),
+        r.GetInt32(r.GetOrdinal("policy_version")),
+        r.GetString(r.GetOrdinal("policy_hash")),
+        JsonSerializer.Deserialize<Dictionary<string, bool>>(r.GetString(r.GetOrdinal("purposes")), Json)!,
+        JsonDefaults.Parse<ConsentMethod>(r.GetString(r.GetOrdinal("method"))),
+        NullableString(r, "source") is { } source ? JsonSerializer.Deserialize<ConsentSource>(source, Json) : null,
+        NullableString(r, "source_commitment"),
+        FromMillis(r.GetInt64(r.GetOrdinal("recorded_at"))),
+        NullableString(r, "idempotency_key"),
+        NullableString(r, "request_hash"),
+        NullableString(r, "prev_hash"),
+        r.GetString(r.GetOrdinal("hash")));
+
+    // ---- plumbing ----------------------------------------------------------------------------
+
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS sites (
+            id TEXT PRIMARY KEY,
+            document TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE IF NOT EXISTS api_keys (
+            id TEXT PRIMARY KEY,
+            site_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            label TEXT,
+            hint TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        ) STRICT;
+        CREATE INDEX IF NOT EXISTS ix_api_keys_site ON api_keys (site_id, created_at);
+        CREATE TABLE IF NOT EXISTS policies (
+            site_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            published_at INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            material INTEGER NOT NULL,
+            content TEXT NOT NULL,
+            PRIMARY KEY (site_id, version)
+        ) STRICT;
+        CREATE TABLE IF NOT EXISTS subjects (
+            site_id TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            subject_key BLOB NOT NULL,
+            head_sequence INTEGER NOT NULL,
+            head_hash TEXT,
+            head_record_id TEXT,
+            PRIMARY KEY (site_id, subject_id)
+        ) STRICT;
+        CREATE TABLE IF NOT EXISTS consents (
+            id TEXT PRIMARY KEY,
+            site_id TEXT NOT NULL,
+            subject_id TEXT,
+            subject_commitment TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            policy_version INTEGER NOT NULL,
+            policy_hash TEXT NOT NULL,
+            purposes TEXT NOT NULL,
+            method TEXT NOT NULL,
+            source TEXT,
+            source_commitment TEXT,
+            recorded_at INTEGER NOT NULL,
+            idempotency_key TEXT,
+            request_hash TEXT,
+            prev_hash TEXT,
+            hash TEXT NOT NULL,
+            UNIQUE (site_id, subject_commitment, sequence)
+        ) STRICT;
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_consents_idempotency ON consents (site_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_consents_subject ON consents (site_id, subject_id, sequence);
+        CREATE INDEX IF NOT EXISTS ix_consents_recorded ON consents (site_id, recorded_at, id);
+        """;
+
+    private async Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> work, CancellationToken ct)
+    {
+        await _writeGate.WaitAsync(ct);
+        try
+        {
+            var writer = _writer ?? throw new InvalidOperationException("The store is not initialised.");
+            await using var tx = writer.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: take the write lock first
+            await work(writer, tx);
+            await tx.CommitAsync(CancellationToken.None);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    private async Task<SqliteConnection> OpenReadAsync(CancellationToken ct)
+    {
+        var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync(ct);
+        return connection;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? tx, string sql, (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = tx;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        return command;
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? tx, string sql, CancellationToken ct, params (string, object?)[] parameters)
+    {
+        await using var command = Command(connection, tx, sql, parameters);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<T?> ScalarAsync<T>(SqliteConnection connection, SqliteTransaction? tx, string sql, CancellationToken ct, params (string, object?)[] parameters)
+    {
+        await using var command = Command(connection, tx, sql, parameters);
+        var value = await command.ExecuteScalarAsync(ct);
+        return value is null or DBNull ? default : (T)value;
+    }
+
+    private static async Task<List<T>> QueryAsync<T>(SqliteConnection connection, SqliteTransaction? tx, string sql, Func<DbDataReader, T> read, CancellationToken ct, params (string, object?)[] parameters)
+    {
+        await using var command = Command(connection, tx, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(ct))
+        {
+            rows.Add(read(reader));
+        }
+        return rows;
+    }
+
+    private static string? NullableString(DbDataReader r, string column)
+    {
+        var ordinal = r.GetOrdinal(column);
+        return r.IsDBNull(ordinal) ? null : r.GetString(ordinal);
+    }
+
+    private static long Millis(DateTimeOffset at) => at.ToUnixTimeMilliseconds();
+
+    private static DateTimeOffset FromMillis(long millis) => DateTimeOffset.FromUnixTimeMilliseconds(millis);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_writer is not null)
+        {
+            await _writer.DisposeAsync();
+        }
+        _writeGate.Dispose();
+    }
+}
