@@ -23,6 +23,7 @@ public static partial class ConsentEndpoints
             .WithDescription("Public (no secret): takes application/json or text/plain JSON. Without a key, subjectId is absent or a random 'sub_' id; " +
                 "a site back end with an admin key may write its own user ids and method 'api'. Honours the Idempotency-Key header.")
             .Accepts<RecordConsentRequest>("application/json", "text/plain")
+            .WithMetadata(new BodySizeLimit(MaxBodyBytes))
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
@@ -61,12 +62,7 @@ public static partial class ConsentEndpoints
         var (request, unreadable) = await JsonBody.ReadAsync<RecordConsentRequest>(http.Request, MaxBodyBytes, ct);
         if (request is null)
         {
-            return unreadable switch
-            {
-                ValidationProblem validation => validation,
-                ProblemHttpResult problem => problem,
-                _ => throw new InvalidOperationException("Unexpected body result."),
-            };
+            return unreadable!;
         }
 
         var errors = new ValidationErrors();
@@ -107,7 +103,7 @@ public static partial class ConsentEndpoints
         if (trusted ? !SubjectIds.IsValid(subjectId) : !SubjectIds.IsRandom(subjectId))
         {
             errors.Add("subjectId", trusted
-                ? "1 to 128 letters, digits or . _ : @ | + = -."
+                ? SubjectIds.Rule
                 : "Without a secret key, subjectId is omitted or 'sub_' followed by 22 base64url characters.");
         }
         if (request.Method == ConsentMethod.Api && !trusted)
@@ -115,7 +111,6 @@ public static partial class ConsentEndpoints
             errors.Add("method", "'api' is for the site's back end, with a secret key.");
         }
 
-        ConsentSource? source = null;
         var url = request.Source?.Url is { } rawUrl ? SourceMinimizer.PageUrl(rawUrl) : null;
         if (request.Source?.Url is { } given && (given.Length > 2048 || url is null))
         {
@@ -131,7 +126,7 @@ public static partial class ConsentEndpoints
         }
 
         var purposes = ResolvePurposes(request, policy, errors);
-        source = new ConsentSource(
+        var source = new ConsentSource(
             url,
             request.Source?.Locale,
             JsonDefaults.Name(site.JurisdictionMode),
@@ -183,7 +178,7 @@ public static partial class ConsentEndpoints
     {
         if (!SubjectIds.IsValid(subjectId))
         {
-            return Problems.Validation("subjectId", "1 to 128 letters, digits or . _ : @ | + = -.");
+            return Problems.Validation("subjectId", SubjectIds.Rule);
         }
         var site = await sites.GetAsync(siteId, ct);
         if (site is null)
@@ -205,7 +200,7 @@ public static partial class ConsentEndpoints
     {
         if (!SubjectIds.IsValid(subjectId))
         {
-            return Problems.Validation("subjectId", "1 to 128 letters, digits or . _ : @ | + = -.");
+            return Problems.Validation("subjectId", SubjectIds.Rule);
         }
         var records = await ledger.HistoryAsync(siteId, subjectId, ct);
         return records.Count == 0

@@ -10,6 +10,8 @@ namespace ConsentService.Consents;
 /// </summary>
 public static partial class SubjectIds
 {
+    public const string Rule = "1 to 128 letters, digits or . _ : @ | + = -.";
+
     public static string New() => "sub_" + Secrets.Token(16);
 
     public static bool IsRandom(string id) => Random().IsMatch(id);

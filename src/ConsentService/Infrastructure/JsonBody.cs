@@ -12,7 +12,7 @@ namespace ConsentService.Infrastructure;
 /// </summary>
 public static class JsonBody
 {
-    public static async Task<(T? Value, IResult? Problem)> ReadAsync<T>(HttpRequest request, long maxBytes, CancellationToken ct) where T : class
+    public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(HttpRequest request, long maxBytes, CancellationToken ct) where T : class
     {
         if (request.ContentType is { } contentType && !IsJsonOrText(contentType))
         {
@@ -33,15 +33,12 @@ public static class JsonBody
         {
             var value = JsonSerializer.Deserialize<T>(bytes, JsonDefaults.Options);
             return value is null
-                ? (null, Problems.Validation("$", "The body must be a JSON object."))
+                ? (null, TypedResults.Problem(ProblemExceptionHandler.InvalidBody("$", "The body must be a JSON object.")))
                 : (value, null);
         }
         catch (JsonException json)
         {
-            return (null, TypedResults.ValidationProblem(
-                new Dictionary<string, string[]> { [ProblemExceptionHandler.JsonField(json.Path)] = [ProblemExceptionHandler.JsonMessage(json)] },
-                title: "The request body is not valid JSON for this endpoint.",
-                type: ProblemTypes.InvalidBody));
+            return (null, TypedResults.Problem(ProblemExceptionHandler.InvalidBody(json)));
         }
     }
 

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace ConsentService.Infrastructure;
 
@@ -80,14 +81,17 @@ public sealed class ValidationErrors
 /// Turns framework exceptions caused by the client (malformed JSON, wrong types, oversized bodies)
 /// into problem details that name the field; everything else is a 500 without internals.
 /// </summary>
-public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         var problem = exception switch
         {
-            BadHttpRequestException { InnerException: JsonException json } => JsonProblem(json),
-            JsonException json => JsonProblem(json),
+            BadHttpRequestException { InnerException: JsonException json } => InvalidBody(json),
+            JsonException json => InvalidBody(json),
+            // "Implicit body inferred for parameter … but no body was provided": the framework's words for an empty body.
+            BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } bad when bad.Message.Contains("no body was provided", StringComparison.Ordinal)
+                => InvalidBody("$", "A JSON body is required."),
             BadHttpRequestException bad => new ProblemDetails
             {
                 Status = bad.StatusCode,
@@ -111,26 +115,48 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
         return await problems.TryWriteAsync(new() { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
 
-    private static HttpValidationProblemDetails JsonProblem(JsonException json)
+    public static HttpValidationProblemDetails InvalidBody(JsonException json)
     {
-        var field = JsonField(json.Path);
-        return new HttpValidationProblemDetails(new Dictionary<string, string[]>
+        var at = JsonField(json.Path);
+        var message = json.Message;
+        // The parser names .NET types in these two messages; clients need the JSON field instead.
+        if (message.Contains("was missing required properties", StringComparison.Ordinal))
         {
-            [field] = [JsonMessage(json)],
-        })
+            var missing = QuotedNames().Matches(message[message.IndexOf("including:", StringComparison.Ordinal)..]).Select(m => m.Groups[1].Value);
+            return InvalidBody(missing.ToDictionary(name => Child(at, name), _ => Required));
+        }
+        if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal) && QuotedNames().Match(message) is { Success: true } unknown)
+        {
+            var field = at.EndsWith(unknown.Groups[1].Value, StringComparison.Ordinal) ? at : Child(at, unknown.Groups[1].Value);
+            return InvalidBody(field, "Unknown property.");
+        }
+        return InvalidBody(at, JsonMessage(json));
+    }
+
+    public static HttpValidationProblemDetails InvalidBody(string field, string message) =>
+        InvalidBody(new Dictionary<string, string[]> { [field] = [message] });
+
+    private static HttpValidationProblemDetails InvalidBody(IDictionary<string, string[]> errors) =>
+        new(errors)
         {
             Status = StatusCodes.Status400BadRequest,
             Type = ProblemTypes.InvalidBody,
             Title = "The request body is not valid JSON for this endpoint.",
         };
-    }
+
+    private static readonly string[] Required = ["Required."];
+
+    private static string Child(string parent, string name) => parent == "$" ? name : $"{parent}.{name}";
+
+    [GeneratedRegex("'([^']+)'")]
+    private static partial Regex QuotedNames();
 
     /// <summary>"$.purposes[0].id" → "purposes[0].id"; the root is "$".</summary>
-    public static string JsonField(string? path) =>
+    private static string JsonField(string? path) =>
         string.IsNullOrEmpty(path) || path == "$" ? "$" : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path;
 
     /// <summary>The parser's message without its "Path: … LineNumber: …" tail (the field is reported apart).</summary>
-    public static string JsonMessage(JsonException json)
+    private static string JsonMessage(JsonException json)
     {
         var message = json.InnerException?.Message ?? json.Message;
         if (message.Contains("could not be converted to", StringComparison.Ordinal))
