@@ -1,0 +1,73 @@
+using System.Net.Http.Headers;
+using ConsentService.Storage;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ConsentService.Tests.Infrastructure;
+
+/// <summary>The real app on its own SQLite file in a temporary folder, with a fake clock.</summary>
+public sealed class ConsentApiFactory : WebApplicationFactory<Program>
+{
+    public const string OperatorKey = "cso_test-operator-key-0123456789abcdef";
+
+    public string DataDirectory { get; } = Path.Combine(Path.GetTempPath(), "consent-tests", Guid.NewGuid().ToString("N"));
+
+    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 25, 9, 0, 0, TimeSpan.Zero));
+
+    public string DatabasePath => Path.Combine(DataDirectory, "consent.db");
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("Admin:ApiKey", OperatorKey);
+        builder.UseSetting("Storage:DataDirectory", DataDirectory);
+        builder.UseSetting("Demo:Seed", "false");
+        builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time)));
+    }
+
+    /// <summary>A client that sends the operator key.</summary>
+    public HttpClient OperatorClient() => ClientWithKey(OperatorKey);
+
+    public HttpClient ClientWithKey(string? key)
+    {
+        var client = CreateClient();
+        if (key is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+        return client;
+    }
+
+    /// <summary>Reads the database file directly, to prove what a request did or did not write.</summary>
+    public async Task<long> CountRowsAsync(string table, string? siteId = null)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = siteId is null
+            ? $"SELECT count(*) FROM {table}"
+            : $"SELECT count(*) FROM {table} WHERE {(table == "sites" ? "id" : "site_id")} = $site";
+        command.Parameters.AddWithValue("$site", siteId ?? "");
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    public IConsentStore Store => Services.GetRequiredService<IConsentStore>();
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A temp folder left behind is harmless.
+        }
+    }
+}

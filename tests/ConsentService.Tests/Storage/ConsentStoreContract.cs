@@ -1,0 +1,192 @@
+using ConsentService.Consents;
+using ConsentService.Policies;
+using ConsentService.Sites;
+using ConsentService.Storage;
+
+namespace ConsentService.Tests.Storage;
+
+/// <summary>
+/// What every store adapter must do. Each adapter's test class derives from this and supplies a
+/// fresh, empty store; the same cases then run against SQLite, MongoDB and whatever comes next.
+/// </summary>
+public abstract class ConsentStoreContract : IAsyncLifetime
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 25, 9, 0, 0, TimeSpan.Zero);
+
+    protected IConsentStore Store { get; private set; } = null!;
+
+    /// <summary>A new, empty, initialised store.</summary>
+    protected abstract Task<IConsentStore> CreateStoreAsync();
+
+    protected virtual Task DisposeStoreAsync() => Task.CompletedTask;
+
+    public async Task InitializeAsync() => Store = await CreateStoreAsync();
+
+    public Task DisposeAsync() => DisposeStoreAsync();
+
+    private static Site NewSite(string id) =>
+        new(id, "Shop " + id, ["https://shop.example"], "en", JurisdictionMode.Gdpr, 395, 182, T0, T0);
+
+    [SkippableFact]
+    public async Task A_site_round_trips_and_updates_replace_it()
+    {
+        var site = NewSite("s1");
+        await Store.CreateSiteAsync(site, default);
+        var stored = await Store.GetSiteAsync("s1", default);
+        Assert.NotNull(stored);
+        Assert.Equal(site, stored with { AllowedOrigins = site.AllowedOrigins });
+        Assert.Equal(site.AllowedOrigins, stored.AllowedOrigins);
+
+        var changed = site with { Name = "Renamed", JurisdictionMode = JurisdictionMode.Ccpa, UpdatedAt = T0.AddHours(1) };
+        await Store.UpdateSiteAsync(changed, default);
+        var read = await Store.GetSiteAsync("s1", default);
+        Assert.Equal("Renamed", read!.Name);
+        Assert.Equal(JurisdictionMode.Ccpa, read.JurisdictionMode);
+        Assert.Null(await Store.GetSiteAsync("missing", default));
+    }
+
+    [SkippableFact]
+    public async Task Api_keys_are_found_by_hash_listed_per_site_and_revoked_once()
+    {
+        var a = new ApiKey("key_a", "s1", SiteRole.Legal, "legal team", "csk_…abcd", "hash-a", T0, null);
+        var b = new ApiKey("key_b", "s2", SiteRole.Check, null, "csk_…efgh", "hash-b", T0, null);
+        await Store.AddApiKeyAsync(a, default);
+        await Store.AddApiKeyAsync(b, default);
+
+        Assert.Equal(a, await Store.FindApiKeyByHashAsync("hash-a", default));
+        Assert.Null(await Store.FindApiKeyByHashAsync("hash-x", default));
+        Assert.Equal(["key_a"], (await Store.ListApiKeysAsync("s1", default)).Select(k => k.Id));
+
+        Assert.False(await Store.RevokeApiKeyAsync("s1", "key_b", T0, default)); // another site's key
+        Assert.True(await Store.RevokeApiKeyAsync("s1", "key_a", T0.AddMinutes(1), default));
+        Assert.True(await Store.RevokeApiKeyAsync("s1", "key_a", T0.AddMinutes(2), default));
+        Assert.Equal(T0.AddMinutes(1), (await Store.FindApiKeyByHashAsync("hash-a", default))!.RevokedAt);
+        Assert.Null((await Store.FindApiKeyByHashAsync("hash-b", default))!.RevokedAt);
+    }
+
+    [SkippableFact]
+    public async Task Policies_get_consecutive_versions_built_from_the_latest()
+    {
+        Policy? seenByFirst = null, seenBySecond = null;
+        var first = await Store.PublishPolicyAsync("s1", latest =>
+        {
+            seenByFirst = latest;
+            return new Policy("s1", 1, T0, "h1", true, DefaultPolicy.Content);
+        }, default);
+        await Store.PublishPolicyAsync("s1", latest =>
+        {
+            seenBySecond = latest;
+            return new Policy("s1", latest!.Version + 1, T0.AddDays(1), "h2", false, DefaultPolicy.Content);
+        }, default);
+
+        Assert.Null(seenByFirst);
+        Assert.Equal(1, seenBySecond!.Version);
+        var list = await Store.ListPoliciesAsync("s1", default);
+        Assert.Equal([1, 2], list.Select(p => p.Version));
+        Assert.Equal(first.ContentHash, list[0].ContentHash);
+        Assert.False(list[1].Material);
+        Assert.Equal(
+            PolicyCatalog.ContentHash(DefaultPolicy.Content),
+            PolicyCatalog.ContentHash(list[1].Content)); // content survives the round trip exactly
+        Assert.Empty(await Store.ListPoliciesAsync("s2", default));
+    }
+
+    [SkippableFact]
+    public async Task Appends_extend_one_chain_per_subject_and_round_trip_every_field()
+    {
+        var first = await AppendAsync("s1", "alice", ConsentMethod.AcceptAll);
+        var second = await AppendAsync("s1", "alice", ConsentMethod.Withdraw);
+        var other = await AppendAsync("s1", "bob", ConsentMethod.RejectAll);
+
+        Assert.Equal(1, first.Sequence);
+        Assert.Equal(2, second.Sequence);
+        Assert.Equal(first.Hash, second.PrevHash);
+        Assert.Equal(1, other.Sequence);
+        Assert.Null(other.PrevHash);
+
+        var history = await Store.GetHistoryAsync("s1", "alice", default);
+        Assert.Equal(2, history.Count);
+        AssertSameRecord(first, history[0]);
+        AssertSameRecord(second, history[1]);
+        AssertSameRecord(second, (await Store.GetCurrentConsentAsync("s1", "alice", default))!);
+        Assert.Null(await Store.GetCurrentConsentAsync("s1", "carol", default));
+        Assert.Empty(await Store.GetHistoryAsync("s2", "alice", default));
+    }
+
+    [SkippableFact]
+    public async Task A_subject_keeps_one_key_across_its_records()
+    {
+        var keys = new List<byte[]>();
+        await AppendAsync("s1", "alice", ConsentMethod.AcceptAll, head => keys.Add(head.SubjectKey));
+        await AppendAsync("s1", "alice", ConsentMethod.RejectAll, head => keys.Add(head.SubjectKey));
+        await AppendAsync("s1", "bob", ConsentMethod.RejectAll, head => keys.Add(head.SubjectKey));
+
+        Assert.Equal(32, keys[0].Length);
+        Assert.Equal(keys[0], keys[1]);
+        Assert.NotEqual(keys[0], keys[2]);
+    }
+
+    [SkippableFact]
+    public async Task An_idempotency_key_returns_the_first_record_and_writes_nothing()
+    {
+        var first = await AppendAsync("s1", "alice", ConsentMethod.AcceptAll, idempotencyKey: "retry-1");
+        var built = false;
+        var again = await Store.AppendConsentAsync("s1", "someone-else", "retry-1", head =>
+        {
+            built = true;
+            return Record("s1", "someone-else", head, ConsentMethod.RejectAll, "retry-1");
+        }, default);
+
+        Assert.False(again.Created);
+        Assert.False(built);
+        AssertSameRecord(first, again.Record);
+        Assert.Empty(await Store.GetHistoryAsync("s1", "someone-else", default));
+        // Keys are scoped to a site.
+        Assert.True((await Store.AppendConsentAsync("s2", "alice", "retry-1", head => Record("s2", "alice", head, ConsentMethod.AcceptAll, "retry-1"), default)).Created);
+    }
+
+    [SkippableFact]
+    public async Task Concurrent_appends_for_one_subject_leave_no_gap_and_no_duplicate()
+    {
+        const int writers = 40;
+        await Task.WhenAll(Enumerable.Range(0, writers).Select(_ => Task.Run(() => AppendAsync("s1", "alice", ConsentMethod.Custom))));
+
+        var history = await Store.GetHistoryAsync("s1", "alice", default);
+        Assert.Equal(Enumerable.Range(1, writers).Select(i => (long)i), history.Select(r => r.Sequence));
+        for (var i = 1; i < history.Count; i++)
+        {
+            Assert.Equal(history[i - 1].Hash, history[i].PrevHash);
+        }
+    }
+
+    private async Task<ConsentRecord> AppendAsync(string siteId, string subjectId, ConsentMethod method, Action<ChainHead>? observe = null, string? idempotencyKey = null)
+    {
+        var result = await Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, head =>
+        {
+            observe?.Invoke(head);
+            return Record(siteId, subjectId, head, method, idempotencyKey);
+        }, default);
+        Assert.True(result.Created);
+        return result.Record;
+    }
+
+    private static ConsentRecord Record(string siteId, string subjectId, ChainHead head, ConsentMethod method, string? idempotencyKey)
+    {
+        var at = ConsentChain.Truncate(T0.AddSeconds(head.Sequence));
+        var granted = method == ConsentMethod.AcceptAll;
+        var source = new ConsentSource("https://shop.example/cart", "de-AT", "gdpr", "Firefox 140 (Linux)", "203.0.113.0/24");
+        var record = new ConsentRecord(
+            Guid.CreateVersion7(at).ToString(), siteId, subjectId, ConsentChain.Commit(head.SubjectKey, subjectId),
+            head.Sequence + 1, 1, "policy-hash",
+            new Dictionary<string, bool> { ["necessary"] = true, ["analytics"] = granted, ["marketing"] = false },
+            method, source, ConsentChain.CommitSource(head.SubjectKey, source), at, idempotencyKey, "request-hash", head.Hash, "");
+        return record with { Hash = ConsentChain.Hash(record) };
+    }
+
+    private static void AssertSameRecord(ConsentRecord expected, ConsentRecord actual)
+    {
+        Assert.Equal(expected with { Purposes = actual.Purposes }, actual);
+        Assert.Equal(expected.Purposes, actual.Purposes);
+        Assert.Equal(expected.Hash, ConsentChain.Hash(actual)); // what was read still hashes to what was written
+    }
+}

@@ -1,0 +1,72 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using ConsentService.Consents;
+using ConsentService.Infrastructure;
+
+namespace ConsentService.Tests.Unit;
+
+public sealed class ProofPrimitivesTests
+{
+    [Fact]
+    public void Canonical_json_sorts_members_by_code_unit_and_escapes_minimally()
+    {
+        var node = JsonNode.Parse("""{ "b": [1, true, null], "a": "x\n\"é€😀", "B": {"z": 2, "y": -3}, "\u00e9": 1, "\u20ac": 0 }""");
+        // RFC 8785: UTF-16 code-unit order ("B" < "a" < "b" < "é" < "€"); only '"', '\' and controls escaped.
+        Assert.Equal("{\"B\":{\"y\":-3,\"z\":2},\"a\":\"x\\n\\\"é€😀\",\"b\":[1,true,null],\"é\":1,\"€\":0}", CanonicalJson.Serialize(node));
+    }
+
+    [Fact]
+    public void Canonical_hash_is_sha256_of_the_utf8_canonical_form()
+    {
+        // printf '{"a":1}' | sha256sum
+        Assert.Equal("015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862", CanonicalJson.Sha256Hex(JsonNode.Parse("""{ "a" : 1 }""")));
+    }
+
+    [Fact]
+    public void Canonical_json_refuses_fractional_numbers_rather_than_hash_them_ambiguously()
+    {
+        Assert.Throws<NotSupportedException>(() => CanonicalJson.Serialize(JsonNode.Parse("""{"a":1.5}""")));
+    }
+
+    [Fact]
+    public void A_record_hash_changes_with_every_hashed_field()
+    {
+        var key = new byte[32];
+        var record = new ConsentRecord("id", "site", "sub", ConsentChain.Commit(key, "sub"), 1, 1, "ph",
+            new Dictionary<string, bool> { ["analytics"] = true }, ConsentMethod.Custom, null, null,
+            DateTimeOffset.UnixEpoch, null, null, null, "");
+        var hash = ConsentChain.Hash(record);
+        Assert.NotEqual(hash, ConsentChain.Hash(record with { Sequence = 2 }));
+        Assert.NotEqual(hash, ConsentChain.Hash(record with { Purposes = new Dictionary<string, bool> { ["analytics"] = false } }));
+        Assert.NotEqual(hash, ConsentChain.Hash(record with { Method = ConsentMethod.AcceptAll }));
+        Assert.NotEqual(hash, ConsentChain.Hash(record with { PrevHash = "00" }));
+        Assert.NotEqual(hash, ConsentChain.Hash(record with { RecordedAt = DateTimeOffset.UnixEpoch.AddMilliseconds(1) }));
+        // The raw subject id is not hashed: only its commitment, so erasing the key unlinks the chain.
+        Assert.Equal(hash, ConsentChain.Hash(record with { SubjectId = "erased" }));
+        Assert.NotEqual(ConsentChain.Commit(key, "sub"), ConsentChain.Commit(new byte[32].Select(_ => (byte)1).ToArray(), "sub"));
+    }
+
+    [Theory]
+    [InlineData("203.0.113.77", "203.0.113.0/24")]
+    [InlineData("::ffff:198.51.100.9", "198.51.100.0/24")]
+    [InlineData("2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd::/48")]
+    public void Ip_addresses_are_truncated(string address, string expected) =>
+        Assert.Equal(expected, SourceMinimizer.IpPrefix(IPAddress.Parse(address)));
+
+    [Theory]
+    [InlineData("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.86", "Edge 131 (Windows)")]
+    [InlineData("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", "Safari 17 (iOS)")]
+    [InlineData("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "Firefox 128 (Linux)")]
+    [InlineData("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.122 Mobile Safari/537.36", "Chrome 126 (Android)")]
+    [InlineData("curl/8.5.0", "Other (Other)")]
+    public void User_agents_are_reduced_to_browser_major_version_and_os(string userAgent, string expected) =>
+        Assert.Equal(expected, SourceMinimizer.UserAgent(userAgent));
+
+    [Theory]
+    [InlineData("https://shop.example/cart?coupon=X#top", "https://shop.example/cart")]
+    [InlineData("http://localhost:5080/", "http://localhost:5080/")]
+    [InlineData("javascript:alert(1)", null)]
+    [InlineData("https://user:pw@shop.example/", null)]
+    public void Page_urls_lose_query_and_fragment(string url, string? expected) =>
+        Assert.Equal(expected, SourceMinimizer.PageUrl(url));
+}
