@@ -68,6 +68,7 @@ public sealed class BadInputTests(ConsentApiFactory factory) : IClassFixture<Con
         { "e-mail as subjectId", """{"policyVersion":1,"method":"accept_all","subjectId":"alice@example.com"}""", 400, "validation", "subjectId" },
         { "random subjectId one character too long", $$"""{"policyVersion":1,"method":"accept_all","subjectId":"{{RandomSubject}}x"}""", 400, "validation", "subjectId" },
         { "random subjectId with a space", $$"""{"policyVersion":1,"method":"accept_all","subjectId":"sub_{{new string('a', 21)}} "}""", 400, "validation", "subjectId" },
+        { "random subjectId with a trailing newline", $$"""{"policyVersion":1,"method":"accept_all","subjectId":"{{RandomSubject}}\n"}""", 400, "validation", "subjectId" },
         { "200-character subjectId", $$"""{"policyVersion":1,"method":"accept_all","subjectId":"{{new string('a', 200)}}"}""", 400, "validation", "subjectId" },
         { "subjectId a number", """{"policyVersion":1,"method":"accept_all","subjectId":42}""", 400, "invalid-body", "subjectId" },
         { "method api without a key", """{"policyVersion":1,"method":"api"}""", 400, "validation", "method" },
@@ -79,6 +80,7 @@ public sealed class BadInputTests(ConsentApiFactory factory) : IClassFixture<Con
         { "source locale with punctuation", """{"policyVersion":1,"method":"accept_all","source":{"locale":"english!"}}""", 400, "validation", "source.locale" },
         { "source locale in upper case", """{"policyVersion":1,"method":"accept_all","source":{"locale":"EN"}}""", 400, "validation", "source.locale" },
         { "source locale with underscore", """{"policyVersion":1,"method":"accept_all","source":{"locale":"pt_BR"}}""", 400, "validation", "source.locale" },
+        { "source locale with a trailing newline", """{"policyVersion":1,"method":"accept_all","source":{"locale":"en\n"}}""", 400, "validation", "source.locale" },
         { "40-character source locale", $$$"""{"policyVersion":1,"method":"accept_all","source":{"locale":"en{{{string.Concat(Enumerable.Repeat("-abcdefgh", 4))}}}"}}""", 400, "validation", "source.locale" },
     };
 
@@ -165,32 +167,6 @@ public sealed class BadInputTests(ConsentApiFactory factory) : IClassFixture<Con
         await AssertNoConsentWrittenAsync(site.Id);
     }
 
-    [Fact]
-    public async Task A_random_subjectId_with_a_trailing_newline_is_refused()
-    {
-        var site = await factory.CreateSiteAsync();
-        using var client = factory.CreateClient();
-
-        var response = await client.SendAsync(RawConsent(site.Id,
-            $$"""{"policyVersion":1,"method":"accept_all","subjectId":"{{NewSubjectId()}}\n"}""", "text/plain"));
-
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation", "subjectId");
-        await AssertNoConsentWrittenAsync(site.Id);
-    }
-
-    [Fact]
-    public async Task A_source_locale_with_a_trailing_newline_is_refused()
-    {
-        var site = await factory.CreateSiteAsync();
-        using var client = factory.CreateClient();
-
-        var response = await client.SendAsync(RawConsent(site.Id,
-            """{"policyVersion":1,"method":"accept_all","source":{"locale":"en\n"}}""", "text/plain"));
-
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation", "source.locale");
-        await AssertNoConsentWrittenAsync(site.Id);
-    }
-
     // ---- POST /v1/sites/{id}/consents with a secret key (trusted) --------------------------------
 
     [Theory]
@@ -198,6 +174,7 @@ public sealed class BadInputTests(ConsentApiFactory factory) : IClassFixture<Con
     [InlineData("slash/inside")]
     [InlineData("")]
     [InlineData("ünïcode")]
+    [InlineData("user-42\n")]
     public async Task A_site_back_end_still_cannot_write_a_malformed_subjectId(string subjectId)
     {
         var site = await factory.CreateSiteAsync();
@@ -216,18 +193,6 @@ public sealed class BadInputTests(ConsentApiFactory factory) : IClassFixture<Con
         using var admin = factory.ClientWithKey(site.AdminKey);
 
         var response = await admin.PostConsentAsync(site.Id, new { subjectId = new string('u', 129), policyVersion = 1, method = "api" }, "application/json");
-
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation", "subjectId");
-        await AssertNoConsentWrittenAsync(site.Id);
-    }
-
-    [Fact]
-    public async Task A_site_back_end_subjectId_with_a_trailing_newline_is_refused()
-    {
-        var site = await factory.CreateSiteAsync();
-        using var admin = factory.ClientWithKey(site.AdminKey);
-
-        var response = await admin.PostConsentAsync(site.Id, new { subjectId = "user-42\n", policyVersion = 1, method = "api" }, "application/json");
 
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation", "subjectId");
         await AssertNoConsentWrittenAsync(site.Id);
