@@ -49,12 +49,12 @@ public static partial class ConsentEndpoints
         var site = await sites.GetAsync(siteId, ct);
         if (site is null)
         {
-            return Problems.NotFound($"Site '{siteId}' was not found.");
+            return Problems.SiteNotFound(siteId);
         }
         var trusted = false;
         if (KeyAuthenticator.BearerToken(http.Request) is not null)
         {
-            var (_, denied) = await keys.AuthorizeAsync(http.Request, siteId, SiteRole.Admin, ct);
+            var denied = await keys.AuthorizeAsync(http.Request, siteId, SiteRole.Admin, ct);
             if (denied is not null) return denied;
             trusted = true;
         }
@@ -183,7 +183,7 @@ public static partial class ConsentEndpoints
         var site = await sites.GetAsync(siteId, ct);
         if (site is null)
         {
-            return Problems.NotFound($"Site '{siteId}' was not found.");
+            return Problems.SiteNotFound(siteId);
         }
         var state = ledger.Evaluate(site, await policies.ListAsync(siteId, ct), subjectId, await ledger.CurrentAsync(siteId, subjectId, ct));
         if (purpose is null)

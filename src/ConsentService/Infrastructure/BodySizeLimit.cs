@@ -21,8 +21,7 @@ public static class BodySizeLimitMiddleware
         var limit = context.GetEndpoint()?.Metadata.GetMetadata<IRequestSizeLimitMetadata>()?.MaxRequestBodySize ?? BodySizeLimit.DefaultBytes;
         if (context.Request.ContentLength > limit)
         {
-            await Problems.Status(StatusCodes.Status413PayloadTooLarge, ProblemTypes.PayloadTooLarge,
-                "The request body is too large.", $"This endpoint takes at most {limit} bytes.").ExecuteAsync(context);
+            await Problems.PayloadTooLarge(limit).ExecuteAsync(context);
             return;
         }
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)

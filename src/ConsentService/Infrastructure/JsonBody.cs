@@ -19,15 +19,11 @@ public static class JsonBody
             return (null, Problems.Status(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.UnsupportedMediaType,
                 "Unsupported media type.", "Send the body as application/json or text/plain (UTF-8)."));
         }
-        if (request.ContentLength > maxBytes)
-        {
-            return (null, TooLarge(maxBytes));
-        }
-
+        // A declared length over the cap was answered by UseBodySizeLimits; this counts what actually arrives.
         var bytes = await ReadAtMostAsync(request.BodyReader, maxBytes, ct);
         if (bytes is null)
         {
-            return (null, TooLarge(maxBytes));
+            return (null, Problems.PayloadTooLarge(maxBytes));
         }
         try
         {
@@ -47,10 +43,6 @@ public static class JsonBody
         && (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
             || media.MediaType.Equals("text/plain", StringComparison.OrdinalIgnoreCase))
         && (!media.Charset.HasValue || media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase));
-
-    private static ProblemHttpResult TooLarge(long maxBytes) =>
-        Problems.Status(StatusCodes.Status413PayloadTooLarge, ProblemTypes.PayloadTooLarge,
-            "The request body is too large.", $"This endpoint takes at most {maxBytes} bytes.");
 
     /// <summary>The whole body, or null when it is longer than <paramref name="maxBytes"/> (counted, not trusted from headers).</summary>
     private static async Task<byte[]?> ReadAtMostAsync(PipeReader reader, long maxBytes, CancellationToken ct)

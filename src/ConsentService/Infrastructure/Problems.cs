@@ -47,6 +47,14 @@ public static class Problems
     public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found.", type: ProblemTypes.NotFound);
 
+    /// <summary>Also the answer to a key of another site: for it, this site does not exist.</summary>
+    public static ProblemHttpResult SiteNotFound(string siteId) => NotFound($"Site '{siteId}' was not found.");
+
+    /// <summary>From the declared length (middleware) or the bytes counted while reading (hand-read bodies).</summary>
+    public static ProblemHttpResult PayloadTooLarge(long maxBytes) =>
+        Status(StatusCodes.Status413PayloadTooLarge, ProblemTypes.PayloadTooLarge,
+            "The request body is too large.", $"This endpoint takes at most {maxBytes} bytes.");
+
     public static ProblemHttpResult Unauthorized(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status401Unauthorized, title: "Authentication required.", type: ProblemTypes.Unauthorized);
 

@@ -4,17 +4,12 @@ using Microsoft.Extensions.Options;
 
 namespace ConsentService.Infrastructure;
 
-/// <summary>Who made a request with a secret key. The operator key acts as admin on every site.</summary>
-public sealed record Caller(string KeyId, SiteRole Role, bool IsOperator);
-
 /// <summary>
-/// Bearer-key checks. Order of answers: no or unknown key → 401; a key of another site → 404
+/// Bearer-key checks; the operator key acts as admin on every site. Order of answers: no or unknown key → 401; a key of another site → 404
 /// (another tenant's resources do not exist for it); too weak a role → 403.
 /// </summary>
 public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions> admin)
 {
-    private const string OperatorKeyId = "operator";
-
     public static string? BearerToken(HttpRequest request)
     {
         var header = request.Headers.Authorization.ToString();
@@ -25,41 +20,39 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
     public bool IsOperator(string? token) =>
         token is not null && admin.Value.ApiKey is { Length: > 0 } expected && Secrets.FixedTimeEquals(token, expected);
 
-    /// <summary>The caller, or the problem to answer with.</summary>
-    public async Task<(Caller? Caller, ProblemHttpResult? Problem)> AuthorizeAsync(
+    /// <summary>The problem to answer with, or null when the key may proceed.</summary>
+    public async Task<ProblemHttpResult?> AuthorizeAsync(
         HttpRequest request, string siteId, SiteRole required, CancellationToken ct)
     {
         var token = BearerToken(request);
         if (token is null)
         {
-            return (null, Unauthorized(request, "Send a site API key as 'Authorization: Bearer <key>'."));
+            return Unauthorized(request, "Send a site API key as 'Authorization: Bearer <key>'.");
         }
         if (IsOperator(token))
         {
-            return await sites.GetAsync(siteId, ct) is null
-                ? (null, Problems.NotFound($"Site '{siteId}' was not found."))
-                : (new Caller(OperatorKeyId, SiteRole.Admin, IsOperator: true), null);
+            return await sites.GetAsync(siteId, ct) is null ? Problems.SiteNotFound(siteId) : null;
         }
         var key = await sites.FindKeyAsync(token, ct);
         if (key is null)
         {
-            return (null, Unauthorized(request, "The API key is unknown or revoked."));
+            return Unauthorized(request, "The API key is unknown or revoked.");
         }
         if (!string.Equals(key.SiteId, siteId, StringComparison.Ordinal))
         {
-            return (null, Problems.NotFound($"Site '{siteId}' was not found."));
+            return Problems.SiteNotFound(siteId);
         }
         if (key.Role < required)
         {
-            return (null, Problems.Forbidden($"This endpoint needs the '{JsonDefaults.Name(required)}' role or higher; the key has '{JsonDefaults.Name(key.Role)}'."));
+            return Problems.Forbidden($"This endpoint needs the '{JsonDefaults.Name(required)}' role or higher; the key has '{JsonDefaults.Name(key.Role)}'.");
         }
-        return (new Caller(key.Id, key.Role, IsOperator: false), null);
+        return null;
     }
 
-    public (Caller? Caller, ProblemHttpResult? Problem) AuthorizeOperator(HttpRequest request) =>
+    public ProblemHttpResult? AuthorizeOperator(HttpRequest request) =>
         IsOperator(BearerToken(request))
-            ? (new Caller(OperatorKeyId, SiteRole.Admin, IsOperator: true), null)
-            : (null, Unauthorized(request, "Send the operator key (configuration 'Admin:ApiKey') as 'Authorization: Bearer <key>'."));
+            ? null
+            : Unauthorized(request, "Send the operator key (configuration 'Admin:ApiKey') as 'Authorization: Bearer <key>'.");
 
     /// <summary>A 401 names the scheme to use (RFC 9110 §11.6.1).</summary>
     private static ProblemHttpResult Unauthorized(HttpRequest request, string detail)
@@ -71,10 +64,6 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
 
 public static class SiteAuthorization
 {
-    private const string CallerItem = "ConsentService.Caller";
-
-    public static Caller? GetCaller(this HttpContext context) => context.Items[CallerItem] as Caller;
-
     /// <summary>Requires a key of the route's <c>{siteId}</c> with at least <paramref name="role"/>.</summary>
     public static TBuilder RequireSiteRole<TBuilder>(this TBuilder builder, SiteRole role) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new SecuredEndpoint(role)).WithDescription($"Requires a site key with role '{JsonDefaults.Name(role)}' or higher.");
@@ -95,7 +84,7 @@ public static class SiteAuthorization
             return;
         }
         var authenticator = context.RequestServices.GetRequiredService<KeyAuthenticator>();
-        var (caller, problem) = secured.Role is { } role
+        var problem = secured.Role is { } role
             ? await authenticator.AuthorizeAsync(context.Request, context.Request.RouteValues["siteId"] as string ?? "", role, context.RequestAborted)
             : authenticator.AuthorizeOperator(context.Request);
         if (problem is not null)
@@ -103,7 +92,6 @@ public static class SiteAuthorization
             await problem.ExecuteAsync(context);
             return;
         }
-        context.Items[CallerItem] = caller;
         await next(context);
     });
 }

@@ -35,7 +35,7 @@ public static class PolicyEndpoints
     private static async Task<Results<Ok<IReadOnlyList<PolicySummary>>, ProblemHttpResult>> List(
         string siteId, SiteDirectory sites, PolicyCatalog policies, CancellationToken ct)
     {
-        if (await sites.GetAsync(siteId, ct) is null) return Problems.NotFound($"Site '{siteId}' was not found.");
+        if (await sites.GetAsync(siteId, ct) is null) return Problems.SiteNotFound(siteId);
         var list = await policies.ListAsync(siteId, ct);
         return TypedResults.Ok<IReadOnlyList<PolicySummary>>(
             list.Select(p => new PolicySummary(p.Version, p.PublishedAt, p.ContentHash, p.Material)).ToList());

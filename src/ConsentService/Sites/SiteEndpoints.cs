@@ -42,13 +42,13 @@ public static class SiteEndpoints
     }
 
     private static async Task<Results<Ok<Site>, ProblemHttpResult>> Get(string siteId, SiteDirectory sites, CancellationToken ct) =>
-        await sites.GetAsync(siteId, ct) is { } site ? TypedResults.Ok(site) : Problems.NotFound($"Site '{siteId}' was not found.");
+        await sites.GetAsync(siteId, ct) is { } site ? TypedResults.Ok(site) : Problems.SiteNotFound(siteId);
 
     private static async Task<Results<Ok<Site>, ValidationProblem, ProblemHttpResult>> Update(
         string siteId, UpdateSiteRequest patch, SiteDirectory sites, CancellationToken ct)
     {
         var site = await sites.GetAsync(siteId, ct);
-        if (site is null) return Problems.NotFound($"Site '{siteId}' was not found.");
+        if (site is null) return Problems.SiteNotFound(siteId);
         var errors = new ValidationErrors();
         var origins = NormalizeOrigins(patch.AllowedOrigins, errors);
         if (!errors.IsEmpty) return errors.ToProblem();
