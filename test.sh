@@ -1,22 +1,61 @@
 #!/usr/bin/env bash
 # Runs every test suite of ConsentService and ends with one line: "N passed, N failed, N skipped".
-# Installs what the suites need first, so it works on a fresh machine with the .NET SDK, node and apt.
+# Installs what the suites need first (redis-server, chromium, npm packages), so it works on a fresh
+# machine with only the .NET SDK, node and apt.
 set -uo pipefail
 cd "$(dirname "$0")"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DEBIAN_FRONTEND=noninteractive
 
 passed=0 failed=0 skipped=0 broken=0
 results=$(mktemp -d)
+cleanup=()
+trap 'for c in "${cleanup[@]}"; do eval "$c"; done; rm -rf "$results"' EXIT
 
 # Adds one suite's counts to the totals.
 count() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3)); }
+
+# Installs the Debian packages whose command is missing, with one `apt-get update` first.
+# Usage: need_apt COMMAND:PACKAGE ...
+need_apt() {
+  local missing=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "== apt: installing ${missing[*]}"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+echo "== setup: system packages"
+if ! need_apt redis-server:redis-server; then
+  echo "could not install the system packages the tests need"
+  broken=1
+fi
+
+# A private Redis on loopback for the cache tests; its address reaches the tests through the environment.
+if command -v redis-server >/dev/null 2>&1; then
+  redis_port=$(( 20000 + RANDOM % 20000 ))
+  redis_dir=$(mktemp -d)
+  if redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --daemonize yes \
+      --dir "$redis_dir" --pidfile "$redis_dir/redis.pid" --logfile "$redis_dir/redis.log"; then
+    for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    export CONSENT_TEST_REDIS="127.0.0.1:$redis_port"
+    cleanup+=("redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1; rm -rf '$redis_dir'")
+    echo "== setup: redis-server on $CONSENT_TEST_REDIS"
+  else
+    echo "redis-server did not start"
+    broken=1
+  fi
+fi
 
 echo "== .NET: restore and build"
 if ! dotnet build ConsentService.sln -c Debug -nologo; then
   echo "build failed"
   broken=1
 else
-  echo "== .NET: API, store contract and unit tests"
+  echo "== .NET: API, store contract, cache and unit tests"
   dotnet test ConsentService.sln --no-build -c Debug -nologo --logger "trx;LogFileName=dotnet.trx" --results-directory "$results" \
     || true
   trx=$(find "$results" -name '*.trx' | head -n 1)
@@ -31,7 +70,6 @@ else
   fi
 fi
 
-rm -rf "$results"
 [ "$broken" -eq 0 ] || failed=$((failed + 1))
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
