@@ -1,3 +1,4 @@
+using ConsentService.Caching;
 using ConsentService.Consents;
 using ConsentService.Demo;
 using ConsentService.Infrastructure;
@@ -10,6 +11,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddConsentApi();
 builder.AddConsentStorage();
+builder.AddConsentCache();
 if (!OpenApiSetup.IsGeneratingDocument)
 {
     builder.Services.AddSingleton<IPostConfigureOptions<AdminOptions>, DevelopmentOperatorKey>();

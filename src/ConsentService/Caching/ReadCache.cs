@@ -2,56 +2,66 @@ using Microsoft.Extensions.Caching.Memory;
 
 namespace ConsentService.Caching;
 
-/// <summary>A cached lookup result; <see cref="Value"/> null means "known to be absent".</summary>
-public sealed record Cached<T>(T? Value) where T : class;
+/// <summary>
+/// One kind of cached value: its key, and its version, which orders two values of the same key
+/// (a site's update time, a subject's record sequence). A stale value never replaces a newer one.
+/// </summary>
+public sealed record CacheSlot<T>(string Key, Func<T?, long> Version) where T : class;
 
 /// <summary>
-/// The read cache in front of the store. Writers overwrite or remove an entry before they answer,
-/// so the next read sees the write (a withdrawal is never served stale).
+/// The read cache in front of the store. Writers store what they wrote before they answer, so the
+/// next read sees it (a withdrawal is never served stale); a reader's fill never overwrites a newer
+/// value a writer stored meanwhile. A value of null is cached too: "known to be absent".
 /// </summary>
 public interface IReadCache
 {
-    Task<T?> GetOrLoadAsync<T>(string key, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class;
-    Task SetAsync<T>(string key, T? value, CancellationToken ct) where T : class;
-    Task RemoveAsync(string key, CancellationToken ct);
+    /// <summary>The cached value, or what <paramref name="load"/> returns; concurrent misses of one key share one load.</summary>
+    Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class;
+
+    /// <summary>Stores what a writer just wrote; it replaces any value of the same or an older version.</summary>
+    Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct) where T : class;
 }
 
 /// <summary>The embedded default: a bounded in-process cache.</summary>
 public sealed class MemoryReadCache(IMemoryCache memory) : IReadCache
 {
-    private static readonly MemoryCacheEntryOptions Entry = new()
-    {
-        SlidingExpiration = TimeSpan.FromMinutes(10),
-        Size = 1,
-    };
+    private sealed record Entry(object? Value, long Version);
 
-    public async Task<T?> GetOrLoadAsync<T>(string key, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class
+    private static readonly MemoryCacheEntryOptions Options = new() { SlidingExpiration = TimeSpan.FromMinutes(10), Size = 1 };
+    private readonly SingleFlight _loads = new();
+    private readonly Lock _gate = new();
+
+    public async Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class
     {
-        if (memory.TryGetValue(key, out Cached<T>? hit) && hit is not null)
+        if (memory.TryGetValue(slot.Key, out Entry? hit) && hit is not null)
         {
-            return hit.Value;
+            return (T?)hit.Value;
         }
-        var value = await load(ct);
-        memory.Set(key, new Cached<T>(value), Entry);
-        return value;
+        return await _loads.RunAsync(slot.Key, async () =>
+        {
+            var value = await load(CancellationToken.None);
+            Put(slot.Key, value, slot.Version(value), writer: false);
+            return value;
+        }, ct);
     }
 
-    public Task SetAsync<T>(string key, T? value, CancellationToken ct) where T : class
+    public Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct) where T : class
     {
-        memory.Set(key, new Cached<T>(value), Entry);
+        Put(slot.Key, value, slot.Version(value), writer: true);
+        _loads.Forget(slot.Key);
         return Task.CompletedTask;
     }
 
-    public Task RemoveAsync(string key, CancellationToken ct)
+    private void Put(string key, object? value, long version, bool writer)
     {
-        memory.Remove(key);
-        return Task.CompletedTask;
+        lock (_gate)
+        {
+            if (memory.TryGetValue(key, out Entry? current) && current is not null
+                && (current.Version > version || (current.Version == version && !writer)))
+            {
+                return;
+            }
+            memory.Set(key, new Entry(value, version), Options);
+        }
     }
-}
-
-public static class CacheKeys
-{
-    public static string Site(string siteId) => $"site:{siteId}";
-    public static string Policies(string siteId) => $"policies:{siteId}";
-    public static string CurrentConsent(string siteId, string subjectId) => $"consent:{siteId}:{subjectId}";
 }

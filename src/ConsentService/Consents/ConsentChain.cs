@@ -20,9 +20,6 @@ public static class ConsentChain
     public static string? CommitSource(byte[] subjectKey, ConsentSource? source) =>
         source is null ? null : Commit(subjectKey, CanonicalJson.Serialize(JsonSerializer.SerializeToNode(source, JsonDefaults.Options)));
 
-    /// <summary>Timestamps are hashed and stored at millisecond precision, the finest every store keeps.</summary>
-    public static DateTimeOffset Truncate(DateTimeOffset at) => DateTimeOffset.FromUnixTimeMilliseconds(at.ToUnixTimeMilliseconds());
-
     /// <summary>The exact JSON object whose canonical form is hashed.</summary>
     public static JsonObject HashedForm(ConsentRecord record)
     {

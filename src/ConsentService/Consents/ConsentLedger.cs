@@ -1,4 +1,5 @@
 using ConsentService.Caching;
+using ConsentService.Infrastructure;
 using ConsentService.Policies;
 using ConsentService.Sites;
 using ConsentService.Storage;
@@ -20,7 +21,7 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
 {
     public async Task<AppendResult> RecordAsync(string siteId, ConsentDecision decision, CancellationToken ct)
     {
-        var recordedAt = ConsentChain.Truncate(time.GetUtcNow());
+        var recordedAt = time.Now();
         var result = await store.AppendConsentAsync(siteId, decision.SubjectId, decision.IdempotencyKey, head =>
         {
             var unhashed = new ConsentRecord(
@@ -45,13 +46,17 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
         if (result.Created)
         {
             // Before answering: the very next check must see this decision (a withdrawal above all).
-            await cache.SetAsync(CacheKeys.CurrentConsent(siteId, decision.SubjectId), result.Record, CancellationToken.None);
+            await cache.SetAsync(CacheSlot(siteId, decision.SubjectId), result.Record, CancellationToken.None);
         }
         return result;
     }
 
+    /// <summary>A subject's current record (or "none yet"); a later sequence wins.</summary>
+    public static CacheSlot<ConsentRecord> CacheSlot(string siteId, string subjectId) =>
+        new($"consent:{siteId}:{subjectId}", record => record?.Sequence ?? 0);
+
     public Task<ConsentRecord?> CurrentAsync(string siteId, string subjectId, CancellationToken ct) =>
-        cache.GetOrLoadAsync(CacheKeys.CurrentConsent(siteId, subjectId), c => store.GetCurrentConsentAsync(siteId, subjectId, c), ct);
+        cache.GetOrLoadAsync(CacheSlot(siteId, subjectId), c => store.GetCurrentConsentAsync(siteId, subjectId, c), ct);
 
     public Task<IReadOnlyList<ConsentRecord>> HistoryAsync(string siteId, string subjectId, CancellationToken ct) =>
         store.GetHistoryAsync(siteId, subjectId, ct);
@@ -66,7 +71,7 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
     {
         var latest = policies.Count > 0 ? policies[^1] : null;
         var latestMaterial = policies.Where(p => p.Material).Select(p => p.Version).DefaultIfEmpty(0).Max();
-        var age = current is null ? TimeSpan.Zero : time.GetUtcNow() - current.RecordedAt;
+        var age = current is null ? TimeSpan.Zero : time.Now() - current.RecordedAt;
         var expired = current is not null && age > TimeSpan.FromDays(site.ConsentMaxAgeDays);
         var refused = current is not null && current.Purposes.Values.Contains(false);
         var needsReconsent = current is null

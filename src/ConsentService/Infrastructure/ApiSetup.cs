@@ -1,4 +1,3 @@
-using ConsentService.Caching;
 using ConsentService.Consents;
 using ConsentService.Policies;
 using ConsentService.Sites;
@@ -29,8 +28,6 @@ public static class ApiSetup
         services.AddOptions<DemoOptions>().BindConfiguration(DemoOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
-        services.AddMemoryCache(o => o.SizeLimit = 100_000);
-        services.AddSingleton<IReadCache, MemoryReadCache>();
         services.AddSingleton<SiteDirectory>();
         services.AddSingleton<KeyAuthenticator>();
         services.AddSingleton<PolicyCatalog>();

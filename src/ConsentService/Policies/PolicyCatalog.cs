@@ -8,8 +8,11 @@ namespace ConsentService.Policies;
 /// <summary>Published policy versions per site, read through the cache (they never change once published).</summary>
 public sealed class PolicyCatalog(IConsentStore store, IReadCache cache, TimeProvider time)
 {
+    /// <summary>A site's versions, oldest first, as one cache entry; a list with a later version wins.</summary>
+    public static CacheSlot<IReadOnlyList<Policy>> CacheSlot(string siteId) => new($"policies:{siteId}", list => list is [.., var latest] ? latest.Version : 0);
+
     public async Task<IReadOnlyList<Policy>> ListAsync(string siteId, CancellationToken ct) =>
-        await cache.GetOrLoadAsync<IReadOnlyList<Policy>>(CacheKeys.Policies(siteId), async c => await store.ListPoliciesAsync(siteId, c), ct) ?? [];
+        await cache.GetOrLoadAsync(CacheSlot(siteId), async c => await store.ListPoliciesAsync(siteId, c), ct) ?? [];
 
     public async Task<Policy?> GetAsync(string siteId, int version, CancellationToken ct) =>
         (await ListAsync(siteId, ct)).FirstOrDefault(p => p.Version == version);
@@ -25,11 +28,11 @@ public sealed class PolicyCatalog(IConsentStore store, IReadCache cache, TimePro
         var policy = await store.PublishPolicyAsync(siteId, latest => new Policy(
             siteId,
             (latest?.Version ?? 0) + 1,
-            time.GetUtcNow(),
+            time.Now(),
             contentHash,
             latest is null || (material ?? ScopeHash(latest.Content) != ScopeHash(content)),
             content), ct);
-        await cache.RemoveAsync(CacheKeys.Policies(siteId), ct);
+        await cache.SetAsync(CacheSlot(siteId), await store.ListPoliciesAsync(siteId, ct), ct);
         return policy;
     }
 

@@ -9,12 +9,15 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
 {
     public const string KeyPrefix = "csk_";
 
+    /// <summary>A site's cache entry; a later update wins.</summary>
+    public static CacheSlot<Site> CacheSlot(string siteId) => new($"site:{siteId}", s => s?.UpdatedAt.ToUnixTimeMilliseconds() ?? 0);
+
     public Task<Site?> GetAsync(string siteId, CancellationToken ct) =>
-        cache.GetOrLoadAsync(CacheKeys.Site(siteId), c => store.GetSiteAsync(siteId, c), ct);
+        cache.GetOrLoadAsync(CacheSlot(siteId), c => store.GetSiteAsync(siteId, c), ct);
 
     public async Task<Site> CreateAsync(CreateSiteRequest request, IReadOnlyList<string> origins, string? siteId, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
+        var now = time.Now();
         var site = new Site(
             siteId ?? "site_" + Secrets.Token(12),
             request.Name,
@@ -26,7 +29,7 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
             now,
             now);
         await store.CreateSiteAsync(site, ct);
-        await cache.SetAsync(CacheKeys.Site(site.Id), site, ct);
+        await cache.SetAsync(CacheSlot(site.Id), site, ct);
         return site;
     }
 
@@ -40,10 +43,10 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
             JurisdictionMode = patch.JurisdictionMode ?? site.JurisdictionMode,
             ConsentMaxAgeDays = patch.ConsentMaxAgeDays ?? site.ConsentMaxAgeDays,
             RefusalReaskDays = patch.RefusalReaskDays ?? site.RefusalReaskDays,
-            UpdatedAt = time.GetUtcNow(),
+            UpdatedAt = time.Now(),
         };
         await store.UpdateSiteAsync(updated, ct);
-        await cache.SetAsync(CacheKeys.Site(site.Id), updated, ct);
+        await cache.SetAsync(CacheSlot(site.Id), updated, ct);
         return updated;
     }
 
@@ -52,7 +55,7 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
     {
         var secret = KeyPrefix + Secrets.Token(32);
         var key = new ApiKey("key_" + Secrets.Token(12), siteId, role, label, KeyPrefix + "…" + secret[^4..],
-            Secrets.Sha256Hex(secret), time.GetUtcNow(), null);
+            Secrets.Sha256Hex(secret), time.Now(), null);
         await store.AddApiKeyAsync(key, ct);
         return new IssuedApiKey(key.Id, role, label, secret, key.CreatedAt);
     }
@@ -60,7 +63,7 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
     public Task<IReadOnlyList<ApiKey>> ListKeysAsync(string siteId, CancellationToken ct) => store.ListApiKeysAsync(siteId, ct);
 
     public Task<bool> RevokeKeyAsync(string siteId, string keyId, CancellationToken ct) =>
-        store.RevokeApiKeyAsync(siteId, keyId, time.GetUtcNow(), ct);
+        store.RevokeApiKeyAsync(siteId, keyId, time.Now(), ct);
 
     /// <summary>The live (unrevoked) key with this secret, if any. Keys are not cached: a revocation holds at once.</summary>
     public async Task<ApiKey?> FindKeyAsync(string secret, CancellationToken ct)

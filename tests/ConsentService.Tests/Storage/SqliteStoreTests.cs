@@ -9,7 +9,7 @@ public sealed class SqliteStoreTests : ConsentStoreContract
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "consent-store-tests", Guid.NewGuid().ToString("N"));
     private SqliteConsentStore? _store;
 
-    protected override async Task<IConsentStore> CreateStoreAsync()
+    protected override async Task<IConsentStore?> CreateStoreAsync()
     {
         Directory.CreateDirectory(_directory);
         _store = SqliteConsentStore.ForFile(Path.Combine(_directory, "consent.db"));

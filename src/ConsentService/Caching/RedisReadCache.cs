@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using ConsentService.Infrastructure;
+using StackExchange.Redis;
+
+namespace ConsentService.Caching;
+
+/// <summary>
+/// The read cache shared by every instance, in Redis. Redis is an accelerator, never a dependency:
+/// while it is unreachable (disconnected, or a command just failed) requests go straight to the
+/// store without waiting on a timeout, and the cache comes back by itself when Redis does.
+/// </summary>
+public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger<RedisReadCache> log) : IReadCache
+{
+    private static readonly TimeSpan Ttl = TimeSpan.FromMinutes(10);
+    /// <summary>After a failed command, how long requests skip Redis before trying it again.</summary>
+    private static readonly TimeSpan CoolDown = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Stores (version, data) unless the key holds a newer version; a writer also replaces an equal
+    /// one. KEYS[1]: key. ARGV: version, data, ttl in ms, 1 for a writer.
+    /// </summary>
+    private const string SetIfNewer = """
+        local current = tonumber(redis.call('HGET', KEYS[1], 'v'))
+        local version = tonumber(ARGV[1])
+        if current and (current > version or (current == version and ARGV[4] == '0')) then return 0 end
+        redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        return 1
+        """;
+
+    private readonly SingleFlight _loads = new();
+    /// <summary>
+    /// Keys written while Redis was unreachable: Redis may still hold what those writes replaced, so
+    /// they are deleted before this instance reads from Redis again.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, long> _unsynced = new(StringComparer.Ordinal);
+    private long _unsyncedStamp;
+    private long _skipUntil;
+
+    /// <summary>
+    /// Client settings for a cache: short timeouts, no waiting for a connection (commands fail at
+    /// once while disconnected), and reconnect attempts every second. The connection string may
+    /// override the timeouts.
+    /// </summary>
+    public static ConfigurationOptions Options(string connectionString)
+    {
+        var options = ConfigurationOptions.Parse("connectTimeout=1000,asyncTimeout=500,syncTimeout=500,abortConnect=false," + connectionString);
+        options.AbortOnConnectFail = false;
+        options.BacklogPolicy = BacklogPolicy.FailFast;
+        options.ReconnectRetryPolicy = new LinearRetry(1000);
+        return options;
+    }
+
+    public async Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class
+    {
+        var db = await AvailableAsync();
+        if (db is not null)
+        {
+            try
+            {
+                var hit = await db.HashGetAsync(slot.Key, "d");
+                if (hit.HasValue)
+                {
+                    return JsonSerializer.Deserialize<T>((string)hit!, JsonDefaults.Options);
+                }
+            }
+            catch (Exception e) when (IsRedisFailure(e))
+            {
+                Skip(e);
+                db = null;
+            }
+        }
+        return await _loads.RunAsync(slot.Key, async () =>
+        {
+            var value = await load(CancellationToken.None);
+            if (db is not null)
+            {
+                await TryStoreAsync(db, slot, value, writer: false);
+            }
+            return value;
+        }, ct);
+    }
+
+    public async Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct) where T : class
+    {
+        _loads.Forget(slot.Key);
+        var db = await AvailableAsync();
+        if (db is null || !await TryStoreAsync(db, slot, value, writer: true))
+        {
+            _unsynced[slot.Key] = Interlocked.Increment(ref _unsyncedStamp);
+        }
+    }
+
+    private async Task<bool> TryStoreAsync<T>(IDatabase db, CacheSlot<T> slot, T? value, bool writer) where T : class
+    {
+        try
+        {
+            await db.ScriptEvaluateAsync(SetIfNewer, [slot.Key],
+                [slot.Version(value), JsonSerializer.Serialize(value, JsonDefaults.Options), (long)Ttl.TotalMilliseconds, writer ? 1 : 0]);
+            return true;
+        }
+        catch (Exception e) when (IsRedisFailure(e))
+        {
+            Skip(e);
+            return false;
+        }
+    }
+
+    /// <summary>The database when Redis can be used now, after deleting what went stale while it could not; else null.</summary>
+    private async Task<IDatabase?> AvailableAsync()
+    {
+        if (!redis.IsConnected || Environment.TickCount64 < Volatile.Read(ref _skipUntil))
+        {
+            return null;
+        }
+        var db = redis.GetDatabase();
+        if (_unsynced.IsEmpty)
+        {
+            return db;
+        }
+        var stale = _unsynced.ToArray();
+        try
+        {
+            await db.KeyDeleteAsync([.. stale.Select(e => (RedisKey)e.Key)]);
+        }
+        catch (Exception e) when (IsRedisFailure(e))
+        {
+            Skip(e);
+            return null;
+        }
+        foreach (var entry in stale)
+        {
+            _unsynced.TryRemove(entry); // unless written again meanwhile
+        }
+        LogResynced(stale.Length);
+        return db;
+    }
+
+    private void Skip(Exception e)
+    {
+        Volatile.Write(ref _skipUntil, Environment.TickCount64 + (long)CoolDown.TotalMilliseconds);
+        LogSkipping(e.GetType().Name, e.Message);
+    }
+
+    private static bool IsRedisFailure(Exception e) => e is RedisException or TimeoutException or ObjectDisposedException;
+
+    [LoggerMessage(LogLevel.Warning, "Redis failed ({Kind}: {Message}); reading from the store for a while")]
+    private partial void LogSkipping(string kind, string message);
+
+    [LoggerMessage(LogLevel.Information, "Redis is back; deleted {Count} entries written while it was unreachable")]
+    private partial void LogResynced(int count);
+}
