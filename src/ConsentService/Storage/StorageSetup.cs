@@ -1,5 +1,7 @@
 using ConsentService.Infrastructure;
+using ConsentService.Storage.Mongo;
 using ConsentService.Storage.Sqlite;
+using MongoDB.Driver;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
@@ -7,16 +9,32 @@ namespace ConsentService.Storage;
 
 public static class StorageSetup
 {
-    /// <summary>The embedded SQLite store under <c>Storage:DataDirectory</c>, with its readiness check.</summary>
+    /// <summary>
+    /// MongoDB when <c>ConnectionStrings:Mongo</c> is set (the database named in its path, else
+    /// "consent"); otherwise the embedded SQLite store under <c>Storage:DataDirectory</c>.
+    /// </summary>
     public static WebApplicationBuilder AddConsentStorage(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<IConsentStore>(sp =>
+        var services = builder.Services;
+        var mongo = builder.Configuration.GetConnectionString("Mongo");
+        if (string.IsNullOrWhiteSpace(mongo))
         {
-            var directory = DataDirectory(sp);
-            Directory.CreateDirectory(directory);
-            return SqliteConsentStore.ForFile(Path.Combine(directory, "consent.db"));
-        });
-        builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
+            services.AddSingleton<IConsentStore>(sp =>
+            {
+                var directory = DataDirectory(sp);
+                Directory.CreateDirectory(directory);
+                return SqliteConsentStore.ForFile(Path.Combine(directory, "consent.db"));
+            });
+        }
+        else
+        {
+            var url = MongoUrl.Create(mongo);
+            // One client for the app's life: it owns the connection pool and the server monitoring.
+            services.AddSingleton<IMongoClient>(_ => new MongoClient(url));
+            services.AddSingleton<IConsentStore>(sp => new MongoConsentStore(sp.GetRequiredService<IMongoClient>()
+                .GetDatabase(url.DatabaseName ?? "consent", new MongoDatabaseSettings { WriteConcern = WriteConcern.WMajority })));
+        }
+        services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
         return builder;
     }
 

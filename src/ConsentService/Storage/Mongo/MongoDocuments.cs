@@ -1,0 +1,162 @@
+using System.Text.Json;
+using ConsentService.Consents;
+using ConsentService.Infrastructure;
+using ConsentService.Policies;
+using ConsentService.Sites;
+using MongoDB.Bson;
+using MongoDB.Bson.IO;
+
+namespace ConsentService.Storage.Mongo;
+
+/// <summary>
+/// How each stored type maps to BSON, written out by hand: field names are part of the schema (the
+/// indexes and queries name them), enums are stored by their API names, absent values are left out
+/// (the partial indexes rely on it), and timestamps are BSON dates (milliseconds, as the app keeps them).
+/// </summary>
+public static class MongoDocuments
+{
+    private static readonly JsonWriterSettings RelaxedJson = new() { OutputMode = JsonOutputMode.RelaxedExtendedJson };
+
+    public static BsonDocument ToBson(Site site) => new()
+    {
+        ["_id"] = site.Id,
+        ["name"] = site.Name,
+        ["allowedOrigins"] = new BsonArray(site.AllowedOrigins),
+        ["defaultLocale"] = site.DefaultLocale,
+        ["jurisdictionMode"] = JsonDefaults.Name(site.JurisdictionMode),
+        ["consentMaxAgeDays"] = site.ConsentMaxAgeDays,
+        ["refusalReaskDays"] = site.RefusalReaskDays,
+        ["createdAt"] = Date(site.CreatedAt),
+        ["updatedAt"] = Date(site.UpdatedAt),
+    };
+
+    public static Site ToSite(BsonDocument d) => new(
+        d["_id"].AsString,
+        d["name"].AsString,
+        [.. d["allowedOrigins"].AsBsonArray.Select(o => o.AsString)],
+        d["defaultLocale"].AsString,
+        JsonDefaults.Parse<JurisdictionMode>(d["jurisdictionMode"].AsString),
+        d["consentMaxAgeDays"].AsInt32,
+        d["refusalReaskDays"].AsInt32,
+        ToDate(d["createdAt"]),
+        ToDate(d["updatedAt"]));
+
+    public static BsonDocument ToBson(ApiKey key) => WithoutNulls(new BsonDocument
+    {
+        ["_id"] = key.Id,
+        ["siteId"] = key.SiteId,
+        ["role"] = JsonDefaults.Name(key.Role),
+        ["label"] = Optional(key.Label),
+        ["hint"] = key.Hint,
+        ["keyHash"] = key.KeyHash,
+        ["createdAt"] = Date(key.CreatedAt),
+        ["revokedAt"] = key.RevokedAt is { } revoked ? Date(revoked) : BsonNull.Value,
+    });
+
+    public static ApiKey ToApiKey(BsonDocument d) => new(
+        d["_id"].AsString,
+        d["siteId"].AsString,
+        JsonDefaults.Parse<SiteRole>(d["role"].AsString),
+        OptionalString(d, "label"),
+        d["hint"].AsString,
+        d["keyHash"].AsString,
+        ToDate(d["createdAt"]),
+        d.TryGetValue("revokedAt", out var revoked) && !revoked.IsBsonNull ? ToDate(revoked) : null);
+
+    /// <summary>The content keeps the exact JSON shape it is hashed in, so <see cref="Policy.ContentHash"/> still matches after a round trip.</summary>
+    public static BsonDocument ToBson(Policy policy) => new()
+    {
+        ["siteId"] = policy.SiteId,
+        ["version"] = policy.Version,
+        ["publishedAt"] = Date(policy.PublishedAt),
+        ["contentHash"] = policy.ContentHash,
+        ["material"] = policy.Material,
+        ["content"] = BsonDocument.Parse(JsonSerializer.Serialize(policy.Content, JsonDefaults.Options)),
+    };
+
+    public static Policy ToPolicy(BsonDocument d) => new(
+        d["siteId"].AsString,
+        d["version"].AsInt32,
+        ToDate(d["publishedAt"]),
+        d["contentHash"].AsString,
+        d["material"].AsBoolean,
+        JsonSerializer.Deserialize<PolicyContent>(d["content"].AsBsonDocument.ToJson(RelaxedJson), JsonDefaults.Options)!);
+
+    public static BsonDocument ToBson(ConsentRecord r) => WithoutNulls(new BsonDocument
+    {
+        ["_id"] = r.Id,
+        ["siteId"] = r.SiteId,
+        ["subjectId"] = r.SubjectId,
+        ["subjectCommitment"] = r.SubjectCommitment,
+        ["sequence"] = r.Sequence,
+        ["policyVersion"] = r.PolicyVersion,
+        ["policyHash"] = r.PolicyHash,
+        ["purposes"] = new BsonDocument(r.Purposes.Select(p => new BsonElement(p.Key, p.Value))),
+        ["method"] = JsonDefaults.Name(r.Method),
+        ["source"] = r.Source is { } s
+            ? WithoutNulls(new BsonDocument
+            {
+                ["url"] = Optional(s.Url),
+                ["locale"] = Optional(s.Locale),
+                ["jurisdiction"] = s.Jurisdiction,
+                ["userAgent"] = Optional(s.UserAgent),
+                ["ipPrefix"] = Optional(s.IpPrefix),
+            })
+            : BsonNull.Value,
+        ["sourceCommitment"] = Optional(r.SourceCommitment),
+        ["recordedAt"] = Date(r.RecordedAt),
+        ["idempotencyKey"] = Optional(r.IdempotencyKey),
+        ["requestHash"] = Optional(r.RequestHash),
+        ["prevHash"] = Optional(r.PrevHash),
+        ["hash"] = r.Hash,
+    });
+
+    public static ConsentRecord ToConsentRecord(BsonDocument d) => new(
+        d["_id"].AsString,
+        d["siteId"].AsString,
+        d["subjectId"].AsString,
+        d["subjectCommitment"].AsString,
+        d["sequence"].ToInt64(),
+        d["policyVersion"].AsInt32,
+        d["policyHash"].AsString,
+        d["purposes"].AsBsonDocument.ToDictionary(e => e.Name, e => e.Value.AsBoolean),
+        JsonDefaults.Parse<ConsentMethod>(d["method"].AsString),
+        d.TryGetValue("source", out var source) && source.IsBsonDocument
+            ? new ConsentSource(
+                OptionalString(source.AsBsonDocument, "url"),
+                OptionalString(source.AsBsonDocument, "locale"),
+                source["jurisdiction"].AsString,
+                OptionalString(source.AsBsonDocument, "userAgent"),
+                OptionalString(source.AsBsonDocument, "ipPrefix"))
+            : null,
+        OptionalString(d, "sourceCommitment"),
+        ToDate(d["recordedAt"]),
+        OptionalString(d, "idempotencyKey"),
+        OptionalString(d, "requestHash"),
+        OptionalString(d, "prevHash"),
+        d["hash"].AsString);
+
+    /// <summary>The chain head part of a <see cref="MongoSchema.CurrentConsents"/> document.</summary>
+    public static ChainHead ToChainHead(BsonDocument d) => new(
+        d["subjectKey"].AsByteArray,
+        d["sequence"].ToInt64(),
+        OptionalString(d, "hash"));
+
+    private static BsonDocument WithoutNulls(BsonDocument document)
+    {
+        foreach (var name in document.Names.Where(n => document[n].IsBsonNull).ToList())
+        {
+            document.Remove(name);
+        }
+        return document;
+    }
+
+    private static BsonValue Optional(string? value) => value is null ? BsonNull.Value : new BsonString(value);
+
+    private static BsonDateTime Date(DateTimeOffset at) => new(at.UtcDateTime);
+
+    private static DateTimeOffset ToDate(BsonValue value) => new(value.ToUniversalTime(), TimeSpan.Zero);
+
+    private static string? OptionalString(BsonDocument d, string name) =>
+        d.TryGetValue(name, out var value) && !value.IsBsonNull ? value.AsString : null;
+}

@@ -1,0 +1,92 @@
+using MongoDB.Bson;
+using MongoDB.Driver;
+
+namespace ConsentService.Storage.Mongo;
+
+/// <summary>One query the store sends: the collection, the filter and the sort (none when null).</summary>
+public sealed record MongoQuery(string Collection, FilterDefinition<BsonDocument> Filter, SortDefinition<BsonDocument>? Sort = null);
+
+/// <summary>
+/// The collections (DESIGN §4), their indexes, and every query the store sends. Queries are built
+/// here and only here, so a test can check each against the indexes without a server.
+/// </summary>
+public static class MongoSchema
+{
+    public const string Sites = "sites";
+    public const string ApiKeys = "apiKeys";
+    public const string Policies = "policies";
+    public const string Consents = "consents";
+    /// <summary>One document per subject: its key (erasure destroys it), its chain head and its current record.</summary>
+    public const string CurrentConsents = "currentConsents";
+    public const string AuditEvents = "auditEvents";
+
+    private static readonly FilterDefinitionBuilder<BsonDocument> F = Builders<BsonDocument>.Filter;
+    private static readonly SortDefinitionBuilder<BsonDocument> S = Builders<BsonDocument>.Sort;
+    private static readonly IndexKeysDefinitionBuilder<BsonDocument> K = Builders<BsonDocument>.IndexKeys;
+
+    /// <summary>
+    /// Created at startup; creating an index that exists is a no-op. Shard key for a sharded cluster:
+    /// <c>{siteId: 1, subjectId: "hashed"}</c> on consents and currentConsents (a subject's chain stays on one shard).
+    /// </summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<CreateIndexModel<BsonDocument>>> Indexes { get; } =
+        new Dictionary<string, IReadOnlyList<CreateIndexModel<BsonDocument>>>
+        {
+            [Sites] = [],
+            [ApiKeys] =
+            [
+                Index(K.Ascending("keyHash"), "ux_keyHash", unique: true),
+                Index(K.Ascending("siteId").Ascending("createdAt").Ascending("_id"), "ix_site_created"),
+            ],
+            [Policies] = [Index(K.Ascending("siteId").Ascending("version"), "ux_site_version", unique: true)],
+            [Consents] =
+            [
+                // The sequence race is settled here: two writers of one subject cannot both insert sequence n.
+                // Partial, so records whose subject id was erased (crypto-shredding) leave the index.
+                Index(K.Ascending("siteId").Ascending("subjectId").Ascending("sequence"), "ux_site_subject_sequence", unique: true,
+                    partial: F.Exists("subjectId")),
+                Index(K.Ascending("siteId").Ascending("subjectCommitment").Ascending("sequence"), "ux_site_commitment_sequence", unique: true),
+                // Partial rather than sparse: a sparse compound index still holds every record (siteId is always there).
+                Index(K.Ascending("siteId").Ascending("idempotencyKey"), "ux_site_idempotencyKey", unique: true,
+                    partial: F.Exists("idempotencyKey")),
+                Index(K.Ascending("siteId").Ascending("recordedAt").Ascending("_id"), "ix_site_recorded"),
+            ],
+            [CurrentConsents] = [Index(K.Ascending("siteId").Ascending("subjectId"), "ux_site_subject", unique: true)],
+            [AuditEvents] = [Index(K.Ascending("siteId").Ascending("at").Ascending("_id"), "ix_site_at")],
+        };
+
+    public static MongoQuery SiteById(string siteId) => new(Sites, F.Eq("_id", siteId));
+
+    public static MongoQuery ApiKeysOfSite(string siteId) =>
+        new(ApiKeys, F.Eq("siteId", siteId), S.Ascending("createdAt").Ascending("_id"));
+
+    public static MongoQuery ApiKeyByHash(string keyHash) => new(ApiKeys, F.Eq("keyHash", keyHash));
+
+    public static MongoQuery ApiKeyOfSite(string siteId, string keyId) => new(ApiKeys, F.Eq("_id", keyId) & F.Eq("siteId", siteId));
+
+    public static MongoQuery UnrevokedApiKeyOfSite(string siteId, string keyId) =>
+        new(ApiKeys, F.Eq("_id", keyId) & F.Eq("siteId", siteId) & F.Eq("revokedAt", BsonNull.Value));
+
+    public static MongoQuery PoliciesOfSite(string siteId) => new(Policies, F.Eq("siteId", siteId), S.Ascending("version"));
+
+    public static MongoQuery LatestPolicy(string siteId) => new(Policies, F.Eq("siteId", siteId), S.Descending("version"));
+
+    public static MongoQuery ConsentByIdempotencyKey(string siteId, string idempotencyKey) =>
+        new(Consents, F.Eq("siteId", siteId) & F.Eq("idempotencyKey", idempotencyKey));
+
+    public static MongoQuery History(string siteId, string subjectId) =>
+        new(Consents, F.Eq("siteId", siteId) & F.Eq("subjectId", subjectId), S.Ascending("sequence"));
+
+    public static MongoQuery LatestConsentOfSubject(string siteId, string subjectId) =>
+        new(Consents, F.Eq("siteId", siteId) & F.Eq("subjectId", subjectId), S.Descending("sequence"));
+
+    public static MongoQuery Subject(string siteId, string subjectId) =>
+        new(CurrentConsents, F.Eq("siteId", siteId) & F.Eq("subjectId", subjectId));
+
+    /// <summary>The subject's head, only while it is behind <paramref name="sequence"/> (heads never move back).</summary>
+    public static MongoQuery SubjectBehind(string siteId, string subjectId, long sequence) =>
+        new(CurrentConsents, F.Eq("siteId", siteId) & F.Eq("subjectId", subjectId) & F.Lt("sequence", sequence));
+
+    private static CreateIndexModel<BsonDocument> Index(
+        IndexKeysDefinition<BsonDocument> keys, string name, bool unique = false, FilterDefinition<BsonDocument>? partial = null) =>
+        new(keys, new CreateIndexOptions<BsonDocument> { Name = name, Unique = unique, PartialFilterExpression = partial });
+}

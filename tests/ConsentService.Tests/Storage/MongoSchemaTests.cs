@@ -1,0 +1,197 @@
+using System.Reflection;
+using ConsentService.Consents;
+using ConsentService.Infrastructure;
+using ConsentService.Policies;
+using ConsentService.Sites;
+using ConsentService.Storage.Mongo;
+using MongoDB.Bson;
+using MongoDB.Bson.Serialization;
+using MongoDB.Bson.Serialization.Serializers;
+using MongoDB.Driver;
+
+namespace ConsentService.Tests.Storage;
+
+/// <summary>
+/// What can be checked of the MongoDB adapter without a server: every stored type survives a trip
+/// through BSON bytes, each query sends the BSON we expect, and an index serves each query.
+/// </summary>
+public sealed class MongoSchemaTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 25, 9, 30, 15, 123, TimeSpan.Zero);
+    private static readonly RenderArgs<BsonDocument> Args = new(BsonDocumentSerializer.Instance, BsonSerializer.SerializerRegistry);
+
+    private static BsonDocument ThroughBytes(BsonDocument document) => BsonSerializer.Deserialize<BsonDocument>(document.ToBson());
+
+    [Fact]
+    public void A_site_round_trips_through_bson()
+    {
+        var site = new Site("site_1", "Shop", ["https://shop.example", "https://www.shop.example"], "de-AT", JurisdictionMode.Ccpa, 395, 182, T0, T0.AddDays(1));
+        var document = ThroughBytes(MongoDocuments.ToBson(site));
+
+        Assert.Equal("site_1", document["_id"].AsString);
+        Assert.Equal("ccpa", document["jurisdictionMode"].AsString);
+        Assert.Equal(BsonType.DateTime, document["updatedAt"].BsonType);
+        var read = MongoDocuments.ToSite(document);
+        Assert.Equal(site, read with { AllowedOrigins = site.AllowedOrigins });
+        Assert.Equal(site.AllowedOrigins, read.AllowedOrigins);
+    }
+
+    [Theory]
+    [InlineData("legal team", true)]
+    [InlineData(null, false)]
+    public void An_api_key_round_trips_and_leaves_absent_fields_out(string? label, bool revoked)
+    {
+        var key = new ApiKey("key_1", "site_1", SiteRole.Legal, label, "csk_…abcd", "hash", T0, revoked ? T0.AddHours(1) : null);
+        var document = ThroughBytes(MongoDocuments.ToBson(key));
+
+        Assert.Equal("legal", document["role"].AsString);
+        Assert.Equal(label is not null, document.Contains("label"));
+        Assert.Equal(revoked, document.Contains("revokedAt")); // "revokedAt: null" in the filter matches it missing
+        Assert.Equal(key, MongoDocuments.ToApiKey(document));
+    }
+
+    [Fact]
+    public void A_policy_round_trips_with_its_content_hash_intact()
+    {
+        var policy = new Policy("site_1", 3, T0, PolicyCatalog.ContentHash(DefaultPolicy.Content), true, DefaultPolicy.Content);
+        var read = MongoDocuments.ToPolicy(ThroughBytes(MongoDocuments.ToBson(policy)));
+
+        Assert.Equal(policy with { Content = read.Content }, read);
+        Assert.Equal(policy.ContentHash, PolicyCatalog.ContentHash(read.Content));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_consent_record_round_trips_and_still_hashes_the_same(bool full)
+    {
+        var key = new byte[32];
+        var source = full ? new ConsentSource("https://shop.example/cart", "de-AT", "gdpr", "Firefox 140 (Linux)", "203.0.113.0/24") : null;
+        var record = new ConsentRecord(
+            Guid.CreateVersion7(T0).ToString(), "site_1", "sub_abc", ConsentChain.Commit(key, "sub_abc"), 7, 2, "policy-hash",
+            new Dictionary<string, bool> { ["necessary"] = true, ["analytics"] = full, ["model_improvement"] = false },
+            full ? ConsentMethod.Custom : ConsentMethod.Gpc, source, ConsentChain.CommitSource(key, source), T0,
+            full ? "retry-1" : null, full ? "request-hash" : null, full ? "prev" : null, "");
+        record = record with { Hash = ConsentChain.Hash(record) };
+
+        var document = ThroughBytes(MongoDocuments.ToBson(record));
+        Assert.Equal(BsonType.Int64, document["sequence"].BsonType);
+        Assert.Equal(full, document.Contains("idempotencyKey")); // the partial unique index only holds records that have one
+        Assert.Equal(full, document.Contains("source"));
+
+        var read = MongoDocuments.ToConsentRecord(document);
+        Assert.Equal(record with { Purposes = read.Purposes }, read);
+        Assert.Equal(record.Purposes, read.Purposes);
+        Assert.Equal(record.Hash, ConsentChain.Hash(read));
+    }
+
+    [Fact]
+    public void A_chain_head_reads_its_key_sequence_and_hash()
+    {
+        var head = MongoDocuments.ToChainHead(ThroughBytes(new BsonDocument
+        {
+            ["siteId"] = "site_1", ["subjectId"] = "sub_abc", ["subjectKey"] = new BsonBinaryData(new byte[32]), ["sequence"] = 0L,
+        }));
+        Assert.Equal((32, 0L, (string?)null), (head.SubjectKey.Length, head.Sequence, head.Hash));
+    }
+
+    public static TheoryData<string, string, string?> RenderedQueries => new()
+    {
+        { nameof(MongoSchema.SiteById), """{ "_id" : "s" }""", null },
+        { nameof(MongoSchema.ApiKeysOfSite), """{ "siteId" : "s" }""", """{ "createdAt" : 1, "_id" : 1 }""" },
+        { nameof(MongoSchema.ApiKeyByHash), """{ "keyHash" : "h" }""", null },
+        { nameof(MongoSchema.ApiKeyOfSite), """{ "_id" : "k", "siteId" : "s" }""", null },
+        { nameof(MongoSchema.UnrevokedApiKeyOfSite), """{ "_id" : "k", "siteId" : "s", "revokedAt" : null }""", null },
+        { nameof(MongoSchema.PoliciesOfSite), """{ "siteId" : "s" }""", """{ "version" : 1 }""" },
+        { nameof(MongoSchema.LatestPolicy), """{ "siteId" : "s" }""", """{ "version" : -1 }""" },
+        { nameof(MongoSchema.ConsentByIdempotencyKey), """{ "siteId" : "s", "idempotencyKey" : "i" }""", null },
+        { nameof(MongoSchema.History), """{ "siteId" : "s", "subjectId" : "u" }""", """{ "sequence" : 1 }""" },
+        { nameof(MongoSchema.LatestConsentOfSubject), """{ "siteId" : "s", "subjectId" : "u" }""", """{ "sequence" : -1 }""" },
+        { nameof(MongoSchema.Subject), """{ "siteId" : "s", "subjectId" : "u" }""", null },
+        { nameof(MongoSchema.SubjectBehind), """{ "siteId" : "s", "subjectId" : "u", "sequence" : { "$lt" : 5 } }""", null },
+    };
+
+    [Theory]
+    [MemberData(nameof(RenderedQueries))]
+    public void Each_query_sends_the_expected_filter_and_sort(string name, string filter, string? sort)
+    {
+        var query = Invoke(name);
+        Assert.Equal(filter, query.Filter.Render(Args).ToJson());
+        Assert.Equal(sort, query.Sort?.Render(Args).ToJson());
+    }
+
+    [Fact]
+    public void The_table_above_lists_every_query()
+    {
+        var names = QueryFactories().Select(m => m.Name).Order();
+        Assert.Equal(names, RenderedQueries.Select(row => (string)row[0]).Order());
+    }
+
+    [Fact]
+    public void An_index_serves_each_query_filter_and_sort()
+    {
+        foreach (var method in QueryFactories())
+        {
+            var query = Invoke(method.Name);
+            var filter = query.Filter.Render(Args);
+            var equalities = filter.Elements.Where(e => !IsOperator(e.Value)).Select(e => e.Name).ToHashSet();
+            var sort = query.Sort?.Render(Args).Elements.Select(e => (e.Name, e.Value.ToInt32())).ToList() ?? [];
+            if (equalities.Contains("_id"))
+            {
+                continue; // the collection's own _id index
+            }
+            var served = MongoSchema.Indexes[query.Collection].Any(index =>
+            {
+                var keys = index.Keys.Render(Args).Elements.Select(e => (e.Name, e.Value.ToInt32())).ToList();
+                if (keys.Count < equalities.Count + sort.Count || !keys.Take(equalities.Count).Select(k => k.Name).ToHashSet().SetEquals(equalities))
+                {
+                    return false;
+                }
+                var next = keys.Skip(equalities.Count).Take(sort.Count).ToList();
+                var sameWay = next.Zip(sort).All(p => p.First.Name == p.Second.Name && p.First.Item2 == p.Second.Item2);
+                var reversed = next.Zip(sort).All(p => p.First.Name == p.Second.Name && p.First.Item2 == -p.Second.Item2);
+                return sameWay || reversed;
+            });
+            Assert.True(served, $"No index on {query.Collection} serves {method.Name}: filter {filter}, sort {query.Sort?.Render(Args)}");
+        }
+    }
+
+    [Fact]
+    public void The_unique_indexes_settle_races_and_leave_out_erased_and_keyless_records()
+    {
+        var consents = MongoSchema.Indexes[MongoSchema.Consents].ToDictionary(i => i.Options.Name);
+        var subjectSequence = consents["ux_site_subject_sequence"];
+        Assert.True(subjectSequence.Options.Unique);
+        Assert.Equal("""{ "siteId" : 1, "subjectId" : 1, "sequence" : 1 }""", subjectSequence.Keys.Render(Args).ToJson());
+        Assert.Equal("""{ "subjectId" : { "$exists" : true } }""", Partial(subjectSequence));
+        Assert.Equal("""{ "idempotencyKey" : { "$exists" : true } }""", Partial(consents["ux_site_idempotencyKey"]));
+        Assert.True(consents["ux_site_idempotencyKey"].Options.Unique);
+        Assert.True(MongoSchema.Indexes[MongoSchema.CurrentConsents].Single().Options.Unique);
+        Assert.True(MongoSchema.Indexes[MongoSchema.Policies].Single().Options.Unique);
+    }
+
+    private static string Partial(CreateIndexModel<BsonDocument> index) =>
+        ((CreateIndexOptions<BsonDocument>)index.Options).PartialFilterExpression.Render(Args).ToJson();
+
+    private static bool IsOperator(BsonValue value) =>
+        value is BsonDocument { ElementCount: > 0 } d && d.GetElement(0).Name.StartsWith('$');
+
+    private static IEnumerable<MethodInfo> QueryFactories() =>
+        typeof(MongoSchema).GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.ReturnType == typeof(MongoQuery));
+
+    /// <summary>Calls a query factory with sample arguments: site "s", subject "u", key "k", hash "h", idempotency key "i", number 5.</summary>
+    private static MongoQuery Invoke(string name)
+    {
+        var method = typeof(MongoSchema).GetMethod(name)!;
+        var args = method.GetParameters().Select(p => p.ParameterType == typeof(long) ? (object)5L : p.Name switch
+        {
+            "siteId" => "s",
+            "subjectId" => "u",
+            "keyId" => "k",
+            "keyHash" => "h",
+            "idempotencyKey" => "i",
+            _ => throw new InvalidOperationException($"No sample for parameter {p.Name}"),
+        }).ToArray();
+        return (MongoQuery)method.Invoke(null, args)!;
+    }
+}
