@@ -9,12 +9,20 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace ConsentService.Tests.Infrastructure;
 
-/// <summary>The real app on its own SQLite file in a temporary folder, with a fake clock.</summary>
+/// <summary>
+/// The real app on its own SQLite file in a temporary folder, with a fake clock. Two factories given
+/// the same <see cref="DataDirectory"/> are two instances of one deployment.
+/// </summary>
 public sealed class ConsentApiFactory : WebApplicationFactory<Program>
 {
     public const string OperatorKey = "cso_test-operator-key-0123456789abcdef";
 
-    public string DataDirectory { get; } = Path.Combine(Path.GetTempPath(), "consent-tests", Guid.NewGuid().ToString("N"));
+    public string DataDirectory { get; init; } = NewDataDirectory();
+
+    /// <summary>More configuration, e.g. <c>ConnectionStrings:Redis</c>.</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
+    public static string NewDataDirectory() => Path.Combine(Path.GetTempPath(), "consent-tests", Guid.NewGuid().ToString("N"));
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 25, 9, 0, 0, TimeSpan.Zero));
 
@@ -26,6 +34,10 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
         builder.UseSetting("Admin:ApiKey", OperatorKey);
         builder.UseSetting("Storage:DataDirectory", DataDirectory);
         builder.UseSetting("Demo:Seed", "false");
+        foreach (var (key, value) in Settings)
+        {
+            builder.UseSetting(key, value);
+        }
         builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time)));
     }
 

@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using ConsentService.Tests.Infrastructure;
+using StackExchange.Redis;
+using static ConsentService.Tests.Infrastructure.Api;
+
+namespace ConsentService.Tests.Caching;
+
+/// <summary>The service on Redis (ConnectionStrings:Redis), through HTTP, against a real redis-server.</summary>
+public sealed class RedisCacheApiTests
+{
+    private static string CheckPath(string siteId, string subject) => $"/v1/sites/{siteId}/subjects/{subject}/consent";
+
+    private static ConsentApiFactory App(string redis, string? dataDirectory = null) => new()
+    {
+        DataDirectory = dataDirectory ?? ConsentApiFactory.NewDataDirectory(),
+        Settings = new Dictionary<string, string> { ["ConnectionStrings:Redis"] = redis },
+    };
+
+    private static async Task<bool> AnalyticsGrantedAsync(ConsentApiFactory app, TestSite site, string subject)
+    {
+        using var checker = app.ClientWithKey(site.CheckKey);
+        var state = await ReadJsonAsync(await checker.GetAsync(CheckPath(site.Id, subject)));
+        return state["purposes"]!["analytics"]!["granted"]!.GetValue<bool>();
+    }
+
+    private static async Task<JsonObject> ReadyAsync(ConsentApiFactory app)
+    {
+        using var client = app.CreateClient();
+        return await ReadJsonAsync(await client.GetAsync("/health/ready"));
+    }
+
+    [SkippableFact]
+    public async Task Checks_are_answered_from_redis_once_cached()
+    {
+        Skip.If(RedisServer.Shared is null, RedisServer.SkipReason);
+        using var app = App(RedisServer.Shared!);
+        var site = await app.CreateSiteAsync();
+        var subject = NewSubjectId();
+        await app.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "reject_all" });
+        Assert.False(await AnalyticsGrantedAsync(app, site, subject));
+
+        // Prove the next answer comes from Redis: change the cached record behind the service's back.
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared!);
+        var key = $"consent:{site.Id}:{subject}";
+        var cached = JsonNode.Parse((string)(await redis.GetDatabase().HashGetAsync(key, "d"))!)!.AsObject();
+        Assert.Equal(subject, cached["subjectId"]!.GetValue<string>());
+        cached["purposes"]!["analytics"] = true;
+        await redis.GetDatabase().HashSetAsync(key, "d", cached.ToJsonString());
+
+        Assert.True(await AnalyticsGrantedAsync(app, site, subject));
+        Assert.Equal("Healthy", (await ReadyAsync(app))["checks"]!["redis"]!["status"]!.GetValue<string>());
+    }
+
+    [SkippableFact]
+    public async Task A_write_on_one_instance_is_seen_by_the_very_next_check_on_another()
+    {
+        Skip.If(RedisServer.Shared is null, RedisServer.SkipReason);
+        using var first = App(RedisServer.Shared!);
+        using var second = App(RedisServer.Shared!, first.DataDirectory); // one database, two instances
+        var site = await first.CreateSiteAsync();
+        var subject = NewSubjectId();
+
+        await first.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
+        Assert.True(await AnalyticsGrantedAsync(second, site, subject)); // cached by the second instance
+        await first.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "withdraw" });
+        Assert.False(await AnalyticsGrantedAsync(second, site, subject));
+
+        // Site settings and policy versions are shared the same way.
+        using var secondAdmin = second.ClientWithKey(site.AdminKey);
+        Assert.Equal("gdpr", (await ReadJsonAsync(await secondAdmin.GetAsync($"/v1/sites/{site.Id}")))["jurisdictionMode"]!.GetValue<string>());
+        using var firstAdmin = first.ClientWithKey(site.AdminKey);
+        await ReadJsonAsync(await firstAdmin.PatchAsJsonAsync($"/v1/sites/{site.Id}", new { jurisdictionMode = "ccpa" }));
+        Assert.Equal("ccpa", (await ReadJsonAsync(await secondAdmin.GetAsync($"/v1/sites/{site.Id}")))["jurisdictionMode"]!.GetValue<string>());
+
+        using var anonymous = second.CreateClient();
+        Assert.Single(await ReadArrayAsync(await anonymous.GetAsync($"/v1/sites/{site.Id}/policies")));
+        var template = await ReadJsonAsync(await anonymous.GetAsync("/v1/policy-template"));
+        template["purposes"]![1]!["vendors"]!.AsArray().Add(new JsonObject { ["name"] = "Plausible" });
+        await ReadJsonAsync(await firstAdmin.PostAsJsonAsync($"/v1/sites/{site.Id}/policies", template), HttpStatusCode.Created);
+        Assert.Equal(2, (await ReadArrayAsync(await anonymous.GetAsync($"/v1/sites/{site.Id}/policies"))).Count);
+        using var checker = second.ClientWithKey(site.CheckKey);
+        Assert.True((await ReadJsonAsync(await checker.GetAsync(CheckPath(site.Id, subject))))["needsReconsent"]!.GetValue<bool>());
+    }
+
+    [SkippableFact]
+    public async Task Redis_stopped_mid_test_never_fails_or_stalls_a_request_and_the_cache_comes_back_without_stale_entries()
+    {
+        Skip.IfNot(RedisServer.IsInstalled, "redis-server is not installed; ./test.sh installs it.");
+        await using var redis = await RedisServer.StartAsync();
+        // Generous client timeouts: a request that waited on Redis while it is down would take seconds.
+        using var app = App($"{redis.Address},asyncTimeout=5000,syncTimeout=5000,connectTimeout=5000");
+        var site = await app.CreateSiteAsync();
+        var subject = NewSubjectId();
+        await app.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
+        Assert.True(await AnalyticsGrantedAsync(app, site, subject)); // now cached as granted
+
+        await redis.StopAsync(); // SHUTDOWN SAVE: the "granted" entry is in the dump file
+        var outage = Stopwatch.StartNew();
+        await app.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "withdraw" });
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.False(await AnalyticsGrantedAsync(app, site, subject));
+        }
+        var other = NewSubjectId();
+        await app.RecordAsync(site.Id, new { subjectId = other, policyVersion = 1, method = "accept_all" });
+        Assert.True(await AnalyticsGrantedAsync(app, site, other));
+        var ready = await ReadyAsync(app);
+        outage.Stop();
+        Assert.Equal("Degraded", ready["status"]!.GetValue<string>());
+        Assert.Equal("Degraded", ready["checks"]!["redis"]!["status"]!.GetValue<string>());
+        Assert.Equal("Healthy", ready["checks"]!["store"]!["status"]!.GetValue<string>());
+        // 14 requests; one wait on the 5 s Redis timeout would blow this bound.
+        Assert.True(outage.Elapsed < TimeSpan.FromSeconds(4), $"Requests waited on Redis: {outage.Elapsed}");
+
+        await redis.StartAsync(default); // comes back with the stale "granted" entry
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await ReadyAsync(app))["checks"]!["redis"]!["status"]!.GetValue<string>() != "Healthy")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The service did not reconnect to Redis");
+            await Task.Delay(100);
+        }
+        Assert.False(await AnalyticsGrantedAsync(app, site, subject)); // the withdrawal, not the stale entry
+
+        await using var direct = await ConnectionMultiplexer.ConnectAsync(redis.Address);
+        var cached = (string?)await direct.GetDatabase().HashGetAsync($"consent:{site.Id}:{subject}", "d");
+        Assert.NotNull(cached); // the cache is in use again
+        Assert.Equal("withdraw", JsonNode.Parse(cached)!["method"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Redis_unreachable_from_the_start_leaves_the_service_working_and_degraded()
+    {
+        using var app = App("127.0.0.1:1"); // nothing listens on port 1
+        var site = await app.CreateSiteAsync();
+        var subject = NewSubjectId();
+        await app.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
+        Assert.True(await AnalyticsGrantedAsync(app, site, subject));
+        await app.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "withdraw" });
+        Assert.False(await AnalyticsGrantedAsync(app, site, subject));
+
+        var ready = await ReadyAsync(app);
+        Assert.Equal("Degraded", ready["status"]!.GetValue<string>());
+        Assert.Equal("Healthy", ready["checks"]!["store"]!["status"]!.GetValue<string>());
+    }
+}
