@@ -66,7 +66,8 @@ else
     # <Counters total=".." executed=".." passed=".." failed=".." ... notExecuted="..">
     counters=$(grep -o '<Counters [^>]*>' "$trx")
     attr() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
-    count "$(attr passed)" "$(( $(attr failed) + $(attr error) + $(attr timeout) + $(attr aborted) ))" "$(attr notExecuted)"
+    # Skipped tests are counted in total but not in executed (notExecuted stays 0).
+    count "$(attr passed)" "$(( $(attr failed) + $(attr error) + $(attr timeout) + $(attr aborted) ))" "$(( $(attr total) - $(attr executed) ))"
   fi
 fi
 
