@@ -27,7 +27,9 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
             request.ConsentMaxAgeDays ?? SiteRules.DefaultConsentMaxAgeDays,
             request.RefusalReaskDays ?? SiteRules.DefaultRefusalReaskDays,
             now,
-            now);
+            now,
+            request.RetentionDays ?? SiteRules.DefaultRetentionDays,
+            request.AuditRetentionDays ?? SiteRules.DefaultAuditRetentionDays);
         await store.CreateSiteAsync(site, ct);
         await cache.SetAsync(CacheSlot(site.Id), site, ct);
         return site;
@@ -43,6 +45,8 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
             JurisdictionMode = patch.JurisdictionMode ?? site.JurisdictionMode,
             ConsentMaxAgeDays = patch.ConsentMaxAgeDays ?? site.ConsentMaxAgeDays,
             RefusalReaskDays = patch.RefusalReaskDays ?? site.RefusalReaskDays,
+            RetentionDays = patch.RetentionDays ?? site.RetentionDays,
+            AuditRetentionDays = patch.AuditRetentionDays ?? site.AuditRetentionDays,
             UpdatedAt = time.Now(),
         };
         await store.UpdateSiteAsync(updated, ct);

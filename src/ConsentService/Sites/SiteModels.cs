@@ -16,7 +16,9 @@ public sealed record Site(
     int ConsentMaxAgeDays,
     int RefusalReaskDays,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    int RetentionDays = SiteRules.DefaultRetentionDays,
+    int AuditRetentionDays = SiteRules.DefaultAuditRetentionDays);
 
 public sealed record CreateSiteRequest(
     [property: Required, StringLength(200, MinimumLength = 1)] string Name,
@@ -24,7 +26,9 @@ public sealed record CreateSiteRequest(
     [property: RegularExpression(SiteRules.LocalePattern), StringLength(35)] string? DefaultLocale = null,
     JurisdictionMode? JurisdictionMode = null,
     [property: Range(1, SiteRules.MaxDays)] int? ConsentMaxAgeDays = null,
-    [property: Range(1, SiteRules.MaxDays)] int? RefusalReaskDays = null);
+    [property: Range(1, SiteRules.MaxDays)] int? RefusalReaskDays = null,
+    [property: Range(SiteRules.MinRetentionDays, SiteRules.MaxDays)] int? RetentionDays = null,
+    [property: Range(SiteRules.MinAuditRetentionDays, SiteRules.MaxAuditRetentionDays)] int? AuditRetentionDays = null);
 
 /// <summary>Merge-patch: absent (or null) fields stay as they are.</summary>
 public sealed record UpdateSiteRequest(
@@ -33,7 +37,9 @@ public sealed record UpdateSiteRequest(
     [property: RegularExpression(SiteRules.LocalePattern), StringLength(35)] string? DefaultLocale = null,
     JurisdictionMode? JurisdictionMode = null,
     [property: Range(1, SiteRules.MaxDays)] int? ConsentMaxAgeDays = null,
-    [property: Range(1, SiteRules.MaxDays)] int? RefusalReaskDays = null);
+    [property: Range(1, SiteRules.MaxDays)] int? RefusalReaskDays = null,
+    [property: Range(SiteRules.MinRetentionDays, SiteRules.MaxDays)] int? RetentionDays = null,
+    [property: Range(SiteRules.MinAuditRetentionDays, SiteRules.MaxAuditRetentionDays)] int? AuditRetentionDays = null);
 
 public sealed record SiteCreated(string Id, Site Site, IssuedApiKey AdminKey, int PolicyVersion);
 
@@ -68,6 +74,13 @@ public static partial class SiteRules
     public const int DefaultConsentMaxAgeDays = 395;
     /// <summary>CNIL: re-asking about six months after a refusal is good practice.</summary>
     public const int DefaultRefusalReaskDays = 182;
+    /// <summary>How long a subject's records are kept after its last one before they are shredded: five years.</summary>
+    public const int DefaultRetentionDays = 1826;
+    public const int MinRetentionDays = 30;
+    /// <summary>Audit events: two years by default (CCPA §7101 asks for 24 months of request records); 90 days to 7 years.</summary>
+    public const int DefaultAuditRetentionDays = 730;
+    public const int MinAuditRetentionDays = 90;
+    public const int MaxAuditRetentionDays = 2555;
 
     /// <summary>Whether <paramref name="value"/> is a locale tag; <c>\z</c>, unlike <c>$</c>, refuses a trailing newline.</summary>
     public static bool IsLocale(string value) => value.Length <= 35 && Locale().IsMatch(value);

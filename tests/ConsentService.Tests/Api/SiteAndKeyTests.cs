@@ -27,6 +27,8 @@ public sealed class SiteAndKeyTests(ConsentApiFactory factory) : IClassFixture<C
         Assert.Equal("ccpa", created["site"]!["jurisdictionMode"]!.GetValue<string>());
         Assert.Equal(395, created["site"]!["consentMaxAgeDays"]!.GetValue<int>());
         Assert.Equal(182, created["site"]!["refusalReaskDays"]!.GetValue<int>());
+        Assert.Equal(1826, created["site"]!["retentionDays"]!.GetValue<int>());
+        Assert.Equal(730, created["site"]!["auditRetentionDays"]!.GetValue<int>());
         Assert.Equal("admin", created["adminKey"]!["role"]!.GetValue<string>());
         Assert.StartsWith("csk_", created["adminKey"]!["key"]!.GetValue<string>());
         Assert.Equal(1, created["policyVersion"]!.GetValue<int>());
@@ -43,7 +45,7 @@ public sealed class SiteAndKeyTests(ConsentApiFactory factory) : IClassFixture<C
         var site = await factory.CreateSiteAsync();
         using var admin = factory.ClientWithKey(site.AdminKey);
 
-        var patched = await ReadJsonAsync(await admin.PatchAsJsonAsync($"/v1/sites/{site.Id}", new { jurisdictionMode = "auto", consentMaxAgeDays = 180 }));
+        var patched = await ReadJsonAsync(await admin.PatchAsJsonAsync($"/v1/sites/{site.Id}", new { jurisdictionMode = "auto", consentMaxAgeDays = 180, auditRetentionDays = 2555 }));
         Assert.Equal("auto", patched["jurisdictionMode"]!.GetValue<string>());
         Assert.Equal(180, patched["consentMaxAgeDays"]!.GetValue<int>());
         Assert.Equal("Test shop", patched["name"]!.GetValue<string>());
@@ -51,6 +53,7 @@ public sealed class SiteAndKeyTests(ConsentApiFactory factory) : IClassFixture<C
 
         var read = await ReadJsonAsync(await admin.GetAsync($"/v1/sites/{site.Id}"));
         Assert.Equal("auto", read["jurisdictionMode"]!.GetValue<string>());
+        Assert.Equal(2555, read["auditRetentionDays"]!.GetValue<int>());
     }
 
     [Fact]

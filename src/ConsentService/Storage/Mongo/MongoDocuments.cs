@@ -28,6 +28,8 @@ public static class MongoDocuments
         ["refusalReaskDays"] = site.RefusalReaskDays,
         ["createdAt"] = Date(site.CreatedAt),
         ["updatedAt"] = Date(site.UpdatedAt),
+        ["retentionDays"] = site.RetentionDays,
+        ["auditRetentionDays"] = site.AuditRetentionDays,
     };
 
     public static Site ToSite(BsonDocument d) => new(
@@ -39,7 +41,9 @@ public static class MongoDocuments
         d["consentMaxAgeDays"].AsInt32,
         d["refusalReaskDays"].AsInt32,
         ToDate(d["createdAt"]),
-        ToDate(d["updatedAt"]));
+        ToDate(d["updatedAt"]),
+        d.GetValue("retentionDays", SiteRules.DefaultRetentionDays).AsInt32,
+        d.GetValue("auditRetentionDays", SiteRules.DefaultAuditRetentionDays).AsInt32);
 
     public static BsonDocument ToBson(ApiKey key) => WithoutNulls(new BsonDocument
     {
