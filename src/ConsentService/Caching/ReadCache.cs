@@ -18,8 +18,11 @@ public interface IReadCache
     /// <summary>The cached value, or what <paramref name="load"/> returns; concurrent misses of one key share one load.</summary>
     Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class;
 
-    /// <summary>Stores what a writer just wrote; it replaces any value of the same or an older version.</summary>
-    Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct) where T : class;
+    /// <summary>
+    /// Stores what a writer just wrote; it replaces any value of the same or an older version.
+    /// <paramref name="version"/> overrides the slot's, e.g. to store "absent" as of a given version.
+    /// </summary>
+    Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct, long? version = null) where T : class;
 }
 
 /// <summary>The embedded default: a bounded in-process cache.</summary>
@@ -45,9 +48,9 @@ public sealed class MemoryReadCache(IMemoryCache memory) : IReadCache
         }, ct);
     }
 
-    public Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct) where T : class
+    public Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct, long? version = null) where T : class
     {
-        Put(slot.Key, value, slot.Version(value), writer: true);
+        Put(slot.Key, value, version ?? slot.Version(value), writer: true);
         _loads.Forget(slot.Key);
         return Task.CompletedTask;
     }

@@ -76,28 +76,28 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
             var value = await load(CancellationToken.None);
             if (db is not null)
             {
-                await TryStoreAsync(db, slot, value, writer: false);
+                await TryStoreAsync(db, slot, value, slot.Version(value), writer: false);
             }
             return value;
         }, ct);
     }
 
-    public async Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct) where T : class
+    public async Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct, long? version = null) where T : class
     {
         _loads.Forget(slot.Key);
         var db = await AvailableAsync();
-        if (db is null || !await TryStoreAsync(db, slot, value, writer: true))
+        if (db is null || !await TryStoreAsync(db, slot, value, version ?? slot.Version(value), writer: true))
         {
             _unsynced[slot.Key] = Interlocked.Increment(ref _unsyncedStamp);
         }
     }
 
-    private async Task<bool> TryStoreAsync<T>(IDatabase db, CacheSlot<T> slot, T? value, bool writer) where T : class
+    private async Task<bool> TryStoreAsync<T>(IDatabase db, CacheSlot<T> slot, T? value, long version, bool writer) where T : class
     {
         try
         {
             await db.ScriptEvaluateAsync(SetIfNewer, [slot.Key],
-                [slot.Version(value), JsonSerializer.Serialize(value, JsonDefaults.Options), (long)Ttl.TotalMilliseconds, writer ? 1 : 0]);
+                [version, JsonSerializer.Serialize(value, JsonDefaults.Options), (long)Ttl.TotalMilliseconds, writer ? 1 : 0]);
             return true;
         }
         catch (Exception e) when (IsRedisFailure(e))

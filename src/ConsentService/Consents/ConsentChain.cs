@@ -34,6 +34,7 @@ public static class ConsentChain
             ["siteId"] = record.SiteId,
             ["subjectCommitment"] = record.SubjectCommitment,
             ["sequence"] = record.Sequence,
+            ["position"] = record.Position,
             ["policyVersion"] = record.PolicyVersion,
             ["policyHash"] = record.PolicyHash,
             ["purposes"] = purposes,

@@ -30,6 +30,7 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
                 decision.SubjectId,
                 ConsentChain.Commit(head.SubjectKey, decision.SubjectId),
                 head.Sequence + 1,
+                head.Position,
                 decision.Policy.Version,
                 decision.Policy.ContentHash,
                 decision.Purposes,
@@ -51,9 +52,12 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
         return result;
     }
 
-    /// <summary>A subject's current record (or "none yet"); a later sequence wins.</summary>
+    /// <summary>
+    /// A subject's current record (or "none"); a later ledger position wins. Positions, unlike
+    /// sequences, keep growing across an erasure, so a record made after one replaces its "none".
+    /// </summary>
     public static CacheSlot<ConsentRecord> CacheSlot(string siteId, string subjectId) =>
-        new($"consent:{siteId}:{subjectId}", record => record?.Sequence ?? 0);
+        new($"consent:{siteId}:{subjectId}", record => record?.Position ?? 0);
 
     public Task<ConsentRecord?> CurrentAsync(string siteId, string subjectId, CancellationToken ct) =>
         cache.GetOrLoadAsync(CacheSlot(siteId, subjectId), c => store.GetCurrentConsentAsync(siteId, subjectId, c), ct);

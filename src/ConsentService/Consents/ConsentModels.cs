@@ -18,14 +18,18 @@ public sealed record ConsentSource(string? Url, string? Locale, string Jurisdict
 
 /// <summary>
 /// One append-only ledger entry. <see cref="SubjectCommitment"/> and <see cref="SourceCommitment"/> stand in
-/// for the personal fields in the hash, so the chain still verifies once those are erased.
+/// for the personal fields in the hash, so the chain still verifies once those are erased (then
+/// <see cref="SubjectId"/> and <see cref="Source"/> are null). <see cref="Sequence"/> orders the
+/// subject's chain; <see cref="Position"/> orders the site's whole ledger (1, 2, … in commit order):
+/// it is the record's leaf in the Merkle checkpoints and the cursor of ledger queries.
 /// </summary>
 public sealed record ConsentRecord(
     string Id,
     string SiteId,
-    string SubjectId,
+    string? SubjectId,
     string SubjectCommitment,
     long Sequence,
+    long Position,
     int PolicyVersion,
     string PolicyHash,
     IReadOnlyDictionary<string, bool> Purposes,
@@ -41,8 +45,9 @@ public sealed record ConsentRecord(
 /// <summary>A record as the API shows it.</summary>
 public sealed record ConsentRecordView(
     string Id,
-    string SubjectId,
+    string? SubjectId,
     long Sequence,
+    long Position,
     DateTimeOffset RecordedAt,
     int PolicyVersion,
     string PolicyHash,
@@ -53,7 +58,7 @@ public sealed record ConsentRecordView(
     string Hash)
 {
     public static ConsentRecordView From(ConsentRecord r) => new(
-        r.Id, r.SubjectId, r.Sequence, r.RecordedAt, r.PolicyVersion, r.PolicyHash, r.Purposes, r.Method, r.Source, r.PrevHash, r.Hash);
+        r.Id, r.SubjectId, r.Sequence, r.Position, r.RecordedAt, r.PolicyVersion, r.PolicyHash, r.Purposes, r.Method, r.Source, r.PrevHash, r.Hash);
 }
 
 public sealed record SubjectHistory(string SubjectId, IReadOnlyList<ConsentRecordView> Records);

@@ -190,7 +190,7 @@ public abstract class ConsentStoreContract : IAsyncLifetime
         var source = new ConsentSource("https://shop.example/cart", "de-AT", "gdpr", "Firefox 140 (Linux)", "203.0.113.0/24");
         var record = new ConsentRecord(
             Guid.CreateVersion7(at).ToString(), siteId, subjectId, ConsentChain.Commit(head.SubjectKey, subjectId),
-            head.Sequence + 1, 1, "policy-hash",
+            head.Sequence + 1, head.Position, 1, "policy-hash",
             new Dictionary<string, bool> { ["necessary"] = true, ["analytics"] = granted, ["marketing"] = false },
             method, source, ConsentChain.CommitSource(head.SubjectKey, source), at, idempotencyKey, "request-hash", head.Hash, "");
         return record with { Hash = ConsentChain.Hash(record) };

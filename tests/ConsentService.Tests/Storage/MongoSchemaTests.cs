@@ -3,6 +3,7 @@ using ConsentService.Consents;
 using ConsentService.Infrastructure;
 using ConsentService.Policies;
 using ConsentService.Sites;
+using ConsentService.Storage;
 using ConsentService.Storage.Mongo;
 using MongoDB.Bson;
 using MongoDB.Bson.Serialization;
@@ -68,7 +69,7 @@ public sealed class MongoSchemaTests
         var key = new byte[32];
         var source = full ? new ConsentSource("https://shop.example/cart", "de-AT", "gdpr", "Firefox 140 (Linux)", "203.0.113.0/24") : null;
         var record = new ConsentRecord(
-            Guid.CreateVersion7(T0).ToString(), "site_1", "sub_abc", ConsentChain.Commit(key, "sub_abc"), 7, 2, "policy-hash",
+            Guid.CreateVersion7(T0).ToString(), "site_1", "sub_abc", ConsentChain.Commit(key, "sub_abc"), 7, 42, 2, "policy-hash",
             new Dictionary<string, bool> { ["necessary"] = true, ["analytics"] = full, ["model_improvement"] = false },
             full ? ConsentMethod.Custom : ConsentMethod.Gpc, source, ConsentChain.CommitSource(key, source), T0,
             full ? "retry-1" : null, full ? "request-hash" : null, full ? "prev" : null, "");
@@ -86,13 +87,13 @@ public sealed class MongoSchemaTests
     }
 
     [Fact]
-    public void A_chain_head_reads_its_key_sequence_and_hash()
+    public void A_chain_head_reads_its_key_sequence_and_hash_and_takes_the_next_position()
     {
         var head = MongoDocuments.ToChainHead(ThroughBytes(new BsonDocument
         {
-            ["siteId"] = "site_1", ["subjectId"] = "sub_abc", ["subjectKey"] = new BsonBinaryData(new byte[32]), ["sequence"] = 0L,
-        }));
-        Assert.Equal((32, 0L, (string?)null), (head.SubjectKey.Length, head.Sequence, head.Hash));
+            ["siteId"] = "site_1", ["subjectId"] = "sub_abc", ["subjectKey"] = new BsonBinaryData(new byte[32]), ["sequence"] = 3L, ["hash"] = "h3",
+        }), position: 9);
+        Assert.Equal((32, 3L, "h3", 9L), (head.SubjectKey.Length, head.Sequence, head.Hash, head.Position));
     }
 
     public static TheoryData<string, string, string?> RenderedQueries => new()
@@ -108,7 +109,13 @@ public sealed class MongoSchemaTests
         { nameof(MongoSchema.History), """{ "siteId" : "s", "subjectId" : "u" }""", """{ "sequence" : 1 }""" },
         { nameof(MongoSchema.LatestConsentOfSubject), """{ "siteId" : "s", "subjectId" : "u" }""", """{ "sequence" : -1 }""" },
         { nameof(MongoSchema.Subject), """{ "siteId" : "s", "subjectId" : "u" }""", null },
-        { nameof(MongoSchema.SubjectBehind), """{ "siteId" : "s", "subjectId" : "u", "sequence" : { "$lt" : 5 } }""", null },
+        { nameof(MongoSchema.AllSites), "{ }", """{ "_id" : 1 }""" },
+        { nameof(MongoSchema.ConsentById), """{ "_id" : "r", "siteId" : "s" }""", null },
+        { nameof(MongoSchema.ConsentsAfter), """{ "siteId" : "s", "position" : { "$gt" : 5 } }""", """{ "position" : 1 }""" },
+        { nameof(MongoSchema.Chains), """{ "siteId" : "s" }""", """{ "subjectCommitment" : 1, "sequence" : 1 }""" },
+        { nameof(MongoSchema.Ledger), """{ "_id" : "s" }""", null },
+        { nameof(MongoSchema.IdleSubjects), """{ "siteId" : "s", "record.recordedAt" : { "$lt" : { "$date" : "2026-11-25T09:30:15.123Z" } } }""", null },
+        { nameof(MongoSchema.CheckpointsOfSite), """{ "siteId" : "s" }""", """{ "treeSize" : 1 }""" },
     };
 
     [Theory]
@@ -136,7 +143,7 @@ public sealed class MongoSchemaTests
             var filter = query.Filter.Render(Args);
             var equalities = filter.Elements.Where(e => !IsOperator(e.Value)).Select(e => e.Name).ToHashSet();
             var sort = query.Sort?.Render(Args).Elements.Select(e => (e.Name, e.Value.ToInt32())).ToList() ?? [];
-            if (equalities.Contains("_id"))
+            if (equalities.Contains("_id") || (equalities.Count == 0 && sort.SequenceEqual([("_id", 1)])))
             {
                 continue; // the collection's own _id index
             }
@@ -166,7 +173,8 @@ public sealed class MongoSchemaTests
         Assert.Equal("""{ "subjectId" : { "$exists" : true } }""", Partial(subjectSequence));
         Assert.Equal("""{ "idempotencyKey" : { "$exists" : true } }""", Partial(consents["ux_site_idempotencyKey"]));
         Assert.True(consents["ux_site_idempotencyKey"].Options.Unique);
-        Assert.True(MongoSchema.Indexes[MongoSchema.CurrentConsents].Single().Options.Unique);
+        Assert.True(MongoSchema.Indexes[MongoSchema.CurrentConsents].Single(i => i.Options.Name == "ux_site_subject").Options.Unique);
+        Assert.True(consents["ux_site_position"].Options.Unique);
         Assert.True(MongoSchema.Indexes[MongoSchema.Policies].Single().Options.Unique);
     }
 
@@ -179,13 +187,28 @@ public sealed class MongoSchemaTests
     private static IEnumerable<MethodInfo> QueryFactories() =>
         typeof(MongoSchema).GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.ReturnType == typeof(MongoQuery));
 
-    /// <summary>Calls a query factory with sample arguments: site "s", subject "u", key "k", hash "h", idempotency key "i", number 5.</summary>
+    [Fact]
+    public void A_ledger_query_sends_every_filter_and_the_index_on_position_serves_it()
+    {
+        var query = MongoSchema.ConsentsAfter("s", new ConsentFilter("u", "analytics", true, ConsentMethod.Custom, 2, T0, T0.AddDays(1)), 0);
+        Assert.Equal(
+            """{ "siteId" : "s", "position" : { "$gt" : 0 }, "subjectId" : "u", "method" : "custom", "policyVersion" : 2, "recordedAt" : { "$gte" : { "$date" : "2026-11-25T09:30:15.123Z" }, "$lt" : { "$date" : "2026-11-26T09:30:15.123Z" } }, "purposes.analytics" : true }""",
+            query.Filter.Render(Args).ToJson());
+        Assert.Equal("""{ "siteId" : "s", "position" : { "$gt" : 0 }, "purposes.analytics" : { "$exists" : true } }""",
+            MongoSchema.ConsentsAfter("s", new ConsentFilter(Purpose: "analytics"), 0).Filter.Render(Args).ToJson());
+    }
+
+    /// <summary>Calls a query factory with sample arguments: site "s", subject "u", key "k", hash "h", idempotency key "i", record "r", number 5.</summary>
     private static MongoQuery Invoke(string name)
     {
         var method = typeof(MongoSchema).GetMethod(name)!;
-        var args = method.GetParameters().Select(p => p.ParameterType == typeof(long) ? (object)5L : p.Name switch
+        var args = method.GetParameters().Select(object (p) => p.ParameterType == typeof(long) ? 5L
+            : p.ParameterType == typeof(DateTimeOffset) ? T0
+            : p.ParameterType == typeof(ConsentFilter) ? new ConsentFilter()
+            : p.Name switch
         {
             "siteId" => "s",
+            "recordId" => "r",
             "subjectId" => "u",
             "keyId" => "k",
             "keyHash" => "h",

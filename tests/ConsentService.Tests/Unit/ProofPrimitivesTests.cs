@@ -32,11 +32,12 @@ public sealed class ProofPrimitivesTests
     public void A_record_hash_changes_with_every_hashed_field()
     {
         var key = new byte[32];
-        var record = new ConsentRecord("id", "site", "sub", ConsentChain.Commit(key, "sub"), 1, 1, "ph",
+        var record = new ConsentRecord("id", "site", "sub", ConsentChain.Commit(key, "sub"), 1, 1, 1, "ph",
             new Dictionary<string, bool> { ["analytics"] = true }, ConsentMethod.Custom, null, null,
             DateTimeOffset.UnixEpoch, null, null, null, "");
         var hash = ConsentChain.Hash(record);
         Assert.NotEqual(hash, ConsentChain.Hash(record with { Sequence = 2 }));
+        Assert.NotEqual(hash, ConsentChain.Hash(record with { Position = 2 }));
         Assert.NotEqual(hash, ConsentChain.Hash(record with { Purposes = new Dictionary<string, bool> { ["analytics"] = false } }));
         Assert.NotEqual(hash, ConsentChain.Hash(record with { Method = ConsentMethod.AcceptAll }));
         Assert.NotEqual(hash, ConsentChain.Hash(record with { PrevHash = "00" }));

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using ConsentService.Consents;
 using ConsentService.Policies;
@@ -10,14 +11,14 @@ using Q = ConsentService.Storage.Mongo.MongoSchema;
 namespace ConsentService.Storage.Mongo;
 
 /// <summary>
-/// The production store. Writes are acknowledged by a majority (set on the database) and retried by
-/// the driver on failover. No multi-document transactions: a subject's chain is extended with an
-/// optimistic insert that the unique <c>{siteId, subjectId, sequence}</c> index settles, so writes for
-/// different subjects never wait on each other, also across shards.
+/// The production store (a replica set: it uses transactions). Writes are acknowledged by a majority
+/// (set on the database) and retried by the driver on failover. An append is one short transaction
+/// (position, record, subject head); the unique <c>{siteId, subjectId, sequence}</c> and
+/// <c>{siteId, position}</c> indexes guard the ledger's shape whatever happens.
 /// </summary>
 public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
 {
-    /// <summary>More than any real contention on one subject; reaching it means something is broken.</summary>
+    /// <summary>More than any real contention; reaching it means something is broken.</summary>
     private const int MaxAttempts = 200;
 
     public async Task InitializeAsync(CancellationToken ct)
@@ -98,62 +99,52 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
     public async Task<AppendResult> AppendConsentAsync(
         string siteId, string subjectId, string? idempotencyKey, Func<ChainHead, ConsentRecord> build, CancellationToken ct)
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            if (idempotencyKey is not null && await FirstAsync(Q.ConsentByIdempotencyKey(siteId, idempotencyKey), ct) is { } earlier)
-            {
-                return new AppendResult(ToConsentRecord(earlier), Created: false);
-            }
-
-            var head = await SubjectHeadAsync(siteId, subjectId, ct);
-            var record = build(head);
-            try
-            {
-                await Collection(Q.Consents).InsertOneAsync(ToBson(record), cancellationToken: ct);
-            }
-            catch (MongoWriteException e) when (IsDuplicateKey(e) && attempt < MaxAttempts)
-            {
-                // Lost the race for this sequence number (or for the idempotency key, which the next
-                // round answers), or the head lags a write that crashed before moving it: catch up, retry.
-                if (await FirstAsync(Q.LatestConsentOfSubject(siteId, subjectId), ct) is { } latest)
-                {
-                    await AdvanceHeadAsync(ToConsentRecord(latest), ct);
-                }
-                continue;
-            }
-            await AdvanceHeadAsync(record, ct);
-            return new AppendResult(record, Created: true);
-        }
-    }
-
-    /// <summary>The subject's chain head; a new subject gets its random key here, once, whoever asks first.</summary>
-    private async Task<ChainHead> SubjectHeadAsync(string siteId, string subjectId, CancellationToken ct)
-    {
-        var subject = Q.Subject(siteId, subjectId);
-        var update = Builders<BsonDocument>.Update
-            .SetOnInsert("subjectKey", new BsonBinaryData(RandomNumberGenerator.GetBytes(32)))
-            .SetOnInsert("sequence", 0L);
-        var options = new FindOneAndUpdateOptions<BsonDocument> { IsUpsert = true, ReturnDocument = ReturnDocument.After };
+        using var session = await database.Client.StartSessionAsync(cancellationToken: ct);
         try
         {
-            return ToChainHead(await Collection(subject.Collection).FindOneAndUpdateAsync(subject.Filter, update, options, ct));
+            // The driver retries the whole callback on a transient error such as a write conflict.
+            return await session.WithTransactionAsync(async (s, c) =>
+            {
+                if (idempotencyKey is not null && await FirstAsync(Q.ConsentByIdempotencyKey(siteId, idempotencyKey), c, s) is { } earlier)
+                {
+                    return new AppendResult(ToConsentRecord(earlier), Created: false);
+                }
+                // Every append of a site increments its ledger document, so two appends of one site
+                // conflict and one retries after the other commits: positions follow commit order and a
+                // subject's sequence is never taken twice. Appends of different sites never wait.
+                var position = await NextPositionAsync(siteId, s, c);
+                var subject = await FirstAsync(Q.Subject(siteId, subjectId), c, s);
+                var head = subject is null
+                    ? new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null, position)
+                    : ToChainHead(subject, position);
+                var record = build(head);
+                await Collection(Q.Consents).InsertOneAsync(s, ToBson(record), cancellationToken: c);
+                var update = Builders<BsonDocument>.Update
+                    .SetOnInsert("subjectKey", new BsonBinaryData(head.SubjectKey))
+                    .Set("sequence", record.Sequence)
+                    .Set("hash", record.Hash)
+                    .Set("record", ToBson(record));
+                var current = Q.Subject(siteId, subjectId);
+                await Collection(current.Collection).UpdateOneAsync(s, current.Filter, update, new UpdateOptions { IsUpsert = true }, c);
+                return new AppendResult(record, Created: true);
+            }, cancellationToken: ct);
         }
-        catch (MongoCommandException e) when (e.Code == DuplicateKeyCode)
+        catch (MongoWriteException e) when (IsDuplicateKey(e) && idempotencyKey is not null)
         {
-            // Two first writes raced to create the subject; the other one's document is there now.
-            return ToChainHead((await FirstAsync(subject, ct))!);
+            // A concurrent request with the same idempotency key committed first: answer with its record.
+            var earlier = await FirstAsync(Q.ConsentByIdempotencyKey(siteId, idempotencyKey), ct)
+                ?? throw new InvalidOperationException("A duplicate key on append without an earlier record.", e);
+            return new AppendResult(ToConsentRecord(earlier), Created: false);
         }
     }
 
-    /// <summary>Moves the head (and the current record checks read) forward to <paramref name="record"/>; never back.</summary>
-    private async Task AdvanceHeadAsync(ConsentRecord record, CancellationToken ct)
+    private async Task<long> NextPositionAsync(string siteId, IClientSessionHandle session, CancellationToken ct)
     {
-        var behind = Q.SubjectBehind(record.SiteId, record.SubjectId, record.Sequence);
-        var update = Builders<BsonDocument>.Update
-            .Set("sequence", record.Sequence)
-            .Set("hash", record.Hash)
-            .Set("record", ToBson(record));
-        await Collection(behind.Collection).UpdateOneAsync(behind.Filter, update, cancellationToken: ct);
+        var ledger = Q.Ledger(siteId);
+        var options = new FindOneAndUpdateOptions<BsonDocument> { IsUpsert = true, ReturnDocument = ReturnDocument.After };
+        var updated = await Collection(ledger.Collection).FindOneAndUpdateAsync(session, ledger.Filter,
+            Builders<BsonDocument>.Update.Inc("size", 1L), options, ct);
+        return updated["size"].ToInt64();
     }
 
     public async Task<ConsentRecord?> GetCurrentConsentAsync(string siteId, string subjectId, CancellationToken ct) =>
@@ -164,6 +155,55 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
     public async Task<IReadOnlyList<ConsentRecord>> GetHistoryAsync(string siteId, string subjectId, CancellationToken ct) =>
         [.. (await ListAsync(Q.History(siteId, subjectId), ct)).Select(ToConsentRecord)];
 
+    public async Task<ConsentRecord?> GetConsentAsync(string siteId, string recordId, CancellationToken ct) =>
+        await FirstAsync(Q.ConsentById(siteId, recordId), ct) is { } d ? ToConsentRecord(d) : null;
+
+    public IAsyncEnumerable<ConsentRecord> QueryConsentsAsync(string siteId, ConsentFilter filter, long afterPosition, CancellationToken ct) =>
+        StreamAsync(Q.ConsentsAfter(siteId, filter, afterPosition), ToConsentRecord, ct);
+
+    public IAsyncEnumerable<ConsentRecord> ReadChainsAsync(string siteId, CancellationToken ct) =>
+        StreamAsync(Q.Chains(siteId), ToConsentRecord, ct);
+
+    public async Task<IReadOnlyList<string>> ListSiteIdsAsync(CancellationToken ct) =>
+        [.. (await ListAsync(Q.AllSites(), ct)).Select(d => d["_id"].AsString)];
+
+    public async Task<long?> EraseSubjectAsync(string siteId, string subjectId, CancellationToken ct)
+    {
+        using var session = await database.Client.StartSessionAsync(cancellationToken: ct);
+        return await session.WithTransactionAsync(async (s, c) =>
+        {
+            var subject = Q.Subject(siteId, subjectId);
+            var current = await Collection(subject.Collection).FindOneAndDeleteAsync(s, subject.Filter, cancellationToken: c);
+            if (current is null)
+            {
+                return (long?)null;
+            }
+            var records = Q.History(siteId, subjectId);
+            var shred = Builders<BsonDocument>.Update.Unset("subjectId").Unset("source").Unset("idempotencyKey").Unset("requestHash");
+            await Collection(records.Collection).UpdateManyAsync(s, records.Filter, shred, cancellationToken: c);
+            return current["record"]["position"].ToInt64();
+        }, cancellationToken: ct);
+    }
+
+    public IAsyncEnumerable<string> SubjectsIdleSinceAsync(string siteId, DateTimeOffset cutoff, CancellationToken ct) =>
+        StreamAsync(Q.IdleSubjects(siteId, cutoff), d => d["subjectId"].AsString, ct);
+
+    public async Task<bool> AddCheckpointAsync(Checkpoint checkpoint, CancellationToken ct)
+    {
+        try
+        {
+            await Collection(Q.Checkpoints).InsertOneAsync(ToBson(checkpoint), cancellationToken: ct);
+            return true;
+        }
+        catch (MongoWriteException e) when (IsDuplicateKey(e))
+        {
+            return false;
+        }
+    }
+
+    public async Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(string siteId, CancellationToken ct) =>
+        [.. (await ListAsync(Q.CheckpointsOfSite(siteId), ct)).Select(ToCheckpoint)];
+
     // ---- plumbing ----------------------------------------------------------------------------
 
     private const int DuplicateKeyCode = 11000;
@@ -172,15 +212,28 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
 
     private IMongoCollection<BsonDocument> Collection(string name) => database.GetCollection<BsonDocument>(name);
 
-    private IFindFluent<BsonDocument, BsonDocument> Find(MongoQuery query)
+    private IFindFluent<BsonDocument, BsonDocument> Find(MongoQuery query, IClientSessionHandle? session = null)
     {
-        var find = Collection(query.Collection).Find(query.Filter);
+        var collection = Collection(query.Collection);
+        var find = session is null ? collection.Find(query.Filter) : collection.Find(session, query.Filter);
         return query.Sort is null ? find : find.Sort(query.Sort);
     }
 
-    private async Task<BsonDocument?> FirstAsync(MongoQuery query, CancellationToken ct) =>
-        await Find(query).Limit(1).FirstOrDefaultAsync(ct);
+    private async Task<BsonDocument?> FirstAsync(MongoQuery query, CancellationToken ct, IClientSessionHandle? session = null) =>
+        await Find(query, session).Limit(1).FirstOrDefaultAsync(ct);
 
     private async Task<List<BsonDocument>> ListAsync(MongoQuery query, CancellationToken ct) =>
         await Find(query).ToListAsync(ct);
+
+    private async IAsyncEnumerable<T> StreamAsync<T>(MongoQuery query, Func<BsonDocument, T> map, [EnumeratorCancellation] CancellationToken ct)
+    {
+        using var cursor = await Find(query).ToCursorAsync(ct);
+        while (await cursor.MoveNextAsync(ct))
+        {
+            foreach (var document in cursor.Current)
+            {
+                yield return map(document);
+            }
+        }
+    }
 }

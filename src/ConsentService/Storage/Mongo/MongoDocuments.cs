@@ -90,9 +90,10 @@ public static class MongoDocuments
     {
         ["_id"] = r.Id,
         ["siteId"] = r.SiteId,
-        ["subjectId"] = r.SubjectId,
+        ["subjectId"] = Optional(r.SubjectId),
         ["subjectCommitment"] = r.SubjectCommitment,
         ["sequence"] = r.Sequence,
+        ["position"] = r.Position,
         ["policyVersion"] = r.PolicyVersion,
         ["policyHash"] = r.PolicyHash,
         ["purposes"] = new BsonDocument(r.Purposes.Select(p => new BsonElement(p.Key, p.Value))),
@@ -118,9 +119,10 @@ public static class MongoDocuments
     public static ConsentRecord ToConsentRecord(BsonDocument d) => new(
         d["_id"].AsString,
         d["siteId"].AsString,
-        d["subjectId"].AsString,
+        OptionalString(d, "subjectId"),
         d["subjectCommitment"].AsString,
         d["sequence"].ToInt64(),
+        d["position"].ToInt64(),
         d["policyVersion"].AsInt32,
         d["policyHash"].AsString,
         d["purposes"].AsBsonDocument.ToDictionary(e => e.Name, e => e.Value.AsBoolean),
@@ -140,11 +142,24 @@ public static class MongoDocuments
         OptionalString(d, "prevHash"),
         d["hash"].AsString);
 
-    /// <summary>The chain head part of a <see cref="MongoSchema.CurrentConsents"/> document.</summary>
-    public static ChainHead ToChainHead(BsonDocument d) => new(
+    /// <summary>The chain head part of a <see cref="MongoSchema.CurrentConsents"/> document, for the record at <paramref name="position"/>.</summary>
+    public static ChainHead ToChainHead(BsonDocument d, long position) => new(
         d["subjectKey"].AsByteArray,
         d["sequence"].ToInt64(),
-        OptionalString(d, "hash"));
+        OptionalString(d, "hash"),
+        position);
+
+    public static BsonDocument ToBson(Checkpoint c) => new()
+    {
+        ["siteId"] = c.SiteId,
+        ["treeSize"] = c.TreeSize,
+        ["rootHash"] = c.RootHash,
+        ["signedAt"] = Date(c.SignedAt),
+        ["signature"] = c.Signature,
+    };
+
+    public static Checkpoint ToCheckpoint(BsonDocument d) => new(
+        d["siteId"].AsString, d["treeSize"].ToInt64(), d["rootHash"].AsString, ToDate(d["signedAt"]), d["signature"].AsString);
 
     private static BsonDocument WithoutNulls(BsonDocument document)
     {

@@ -1,3 +1,4 @@
+using ConsentService.Infrastructure;
 using MongoDB.Bson;
 using MongoDB.Driver;
 
@@ -19,6 +20,9 @@ public static class MongoSchema
     /// <summary>One document per subject: its key (erasure destroys it), its chain head and its current record.</summary>
     public const string CurrentConsents = "currentConsents";
     public const string AuditEvents = "auditEvents";
+    /// <summary>One document per site: <c>size</c>, the last ledger position handed out.</summary>
+    public const string Ledgers = "ledgers";
+    public const string Checkpoints = "checkpoints";
 
     private static readonly FilterDefinitionBuilder<BsonDocument> F = Builders<BsonDocument>.Filter;
     private static readonly SortDefinitionBuilder<BsonDocument> S = Builders<BsonDocument>.Sort;
@@ -49,12 +53,21 @@ public static class MongoSchema
                 Index(K.Ascending("siteId").Ascending("idempotencyKey"), "ux_site_idempotencyKey", unique: true,
                     partial: F.Exists("idempotencyKey")),
                 Index(K.Ascending("siteId").Ascending("recordedAt").Ascending("_id"), "ix_site_recorded"),
+                Index(K.Ascending("siteId").Ascending("position"), "ux_site_position", unique: true),
             ],
-            [CurrentConsents] = [Index(K.Ascending("siteId").Ascending("subjectId"), "ux_site_subject", unique: true)],
+            [CurrentConsents] =
+            [
+                Index(K.Ascending("siteId").Ascending("subjectId"), "ux_site_subject", unique: true),
+                Index(K.Ascending("siteId").Ascending("record.recordedAt"), "ix_site_last_recorded"),
+            ],
+            [Ledgers] = [],
+            [Checkpoints] = [Index(K.Ascending("siteId").Ascending("treeSize"), "ux_site_treeSize", unique: true)],
             [AuditEvents] = [Index(K.Ascending("siteId").Ascending("at").Ascending("_id"), "ix_site_at")],
         };
 
     public static MongoQuery SiteById(string siteId) => new(Sites, F.Eq("_id", siteId));
+
+    public static MongoQuery AllSites() => new(Sites, F.Empty, S.Ascending("_id"));
 
     public static MongoQuery ApiKeysOfSite(string siteId) =>
         new(ApiKeys, F.Eq("siteId", siteId), S.Ascending("createdAt").Ascending("_id"));
@@ -82,9 +95,32 @@ public static class MongoSchema
     public static MongoQuery Subject(string siteId, string subjectId) =>
         new(CurrentConsents, F.Eq("siteId", siteId) & F.Eq("subjectId", subjectId));
 
-    /// <summary>The subject's head, only while it is behind <paramref name="sequence"/> (heads never move back).</summary>
-    public static MongoQuery SubjectBehind(string siteId, string subjectId, long sequence) =>
-        new(CurrentConsents, F.Eq("siteId", siteId) & F.Eq("subjectId", subjectId) & F.Lt("sequence", sequence));
+    public static MongoQuery ConsentById(string siteId, string recordId) => new(Consents, F.Eq("_id", recordId) & F.Eq("siteId", siteId));
+
+    /// <summary>A ledger query: the filter's conditions after a position, in ledger order.</summary>
+    public static MongoQuery ConsentsAfter(string siteId, ConsentFilter filter, long afterPosition)
+    {
+        var conditions = new List<FilterDefinition<BsonDocument>> { F.Eq("siteId", siteId), F.Gt("position", afterPosition) };
+        if (filter.SubjectId is { } subject) conditions.Add(F.Eq("subjectId", subject));
+        if (filter.Method is { } method) conditions.Add(F.Eq("method", JsonDefaults.Name(method)));
+        if (filter.PolicyVersion is { } version) conditions.Add(F.Eq("policyVersion", version));
+        if (filter.From is { } from) conditions.Add(F.Gte("recordedAt", from.UtcDateTime));
+        if (filter.To is { } to) conditions.Add(F.Lt("recordedAt", to.UtcDateTime));
+        if (filter.Purpose is { } purpose)
+        {
+            conditions.Add(filter.Granted is { } granted ? F.Eq($"purposes.{purpose}", granted) : F.Exists($"purposes.{purpose}"));
+        }
+        return new(Consents, F.And(conditions), S.Ascending("position"));
+    }
+
+    public static MongoQuery Chains(string siteId) => new(Consents, F.Eq("siteId", siteId), S.Ascending("subjectCommitment").Ascending("sequence"));
+
+    public static MongoQuery Ledger(string siteId) => new(Ledgers, F.Eq("_id", siteId));
+
+    public static MongoQuery IdleSubjects(string siteId, DateTimeOffset cutoff) =>
+        new(CurrentConsents, F.Eq("siteId", siteId) & F.Lt("record.recordedAt", cutoff.UtcDateTime));
+
+    public static MongoQuery CheckpointsOfSite(string siteId) => new(Checkpoints, F.Eq("siteId", siteId), S.Ascending("treeSize"));
 
     private static CreateIndexModel<BsonDocument> Index(
         IndexKeysDefinition<BsonDocument> keys, string name, bool unique = false, FilterDefinition<BsonDocument>? partial = null) =>

@@ -1,5 +1,7 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using ConsentService.Consents;
 using ConsentService.Infrastructure;
@@ -38,7 +40,14 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             await writer.OpenAsync(ct);
             // FULL: an acknowledged record survives power loss, not only a process crash.
             await ExecuteAsync(writer, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", ct);
-            await ExecuteAsync(writer, null, Schema, ct);
+            var version = await ScalarAsync<long>(writer, null, "PRAGMA user_version", ct);
+            var empty = await ScalarAsync<long>(writer, null, "SELECT count(*) FROM sqlite_master", ct) == 0;
+            if (!empty && version != SchemaVersion)
+            {
+                throw new InvalidOperationException(
+                    $"{writer.DataSource} has schema version {version}, this build needs {SchemaVersion}: it was made by an earlier development build. Move it away to start afresh.");
+            }
+            await ExecuteAsync(writer, null, Schema + $"PRAGMA user_version = {SchemaVersion};", ct);
             _writer = writer;
         }
         finally
@@ -175,22 +184,25 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
                 }
             }
 
+            // The write lock makes positions follow commit order: a reader never sees position n+1 before n.
+            var position = await ScalarAsync<long>(connection, tx,
+                "SELECT coalesce(max(position), 0) + 1 FROM consents WHERE site_id = $site", ct, ("$site", siteId));
             var heads = await QueryAsync(connection, tx,
                 "SELECT subject_key, head_sequence, head_hash FROM subjects WHERE site_id = $site AND subject_id = $subject",
-                r => new ChainHead((byte[])r["subject_key"], r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2)), ct,
+                r => new ChainHead((byte[])r["subject_key"], r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2), position), ct,
                 ("$site", siteId), ("$subject", subjectId));
-            var head = heads.Count > 0 ? heads[0] : new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null);
+            var head = heads.Count > 0 ? heads[0] : new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null, position);
             var record = build(head);
 
             await ExecuteAsync(connection, tx,
                 """
-                INSERT INTO consents (id, site_id, subject_id, subject_commitment, sequence, policy_version, policy_hash,
+                INSERT INTO consents (id, site_id, subject_id, subject_commitment, sequence, position, policy_version, policy_hash,
                     purposes, method, source, source_commitment, recorded_at, idempotency_key, request_hash, prev_hash, hash)
-                VALUES ($id, $site, $subject, $commitment, $sequence, $policyVersion, $policyHash,
+                VALUES ($id, $site, $subject, $commitment, $sequence, $position, $policyVersion, $policyHash,
                     $purposes, $method, $source, $sourceCommitment, $recordedAt, $idempotencyKey, $requestHash, $prevHash, $hash)
                 """, ct,
                 ("$id", record.Id), ("$site", record.SiteId), ("$subject", record.SubjectId), ("$commitment", record.SubjectCommitment),
-                ("$sequence", record.Sequence), ("$policyVersion", record.PolicyVersion), ("$policyHash", record.PolicyHash),
+                ("$sequence", record.Sequence), ("$position", record.Position), ("$policyVersion", record.PolicyVersion), ("$policyHash", record.PolicyHash),
                 ("$purposes", JsonSerializer.Serialize(record.Purposes, Json)), ("$method", JsonDefaults.Name(record.Method)),
                 ("$source", record.Source is null ? null : JsonSerializer.Serialize(record.Source, Json)),
                 ("$sourceCommitment", record.SourceCommitment), ("$recordedAt", Millis(record.RecordedAt)),
@@ -229,12 +241,122 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             ReadConsent, ct, ("$site", siteId), ("$subject", subjectId));
     }
 
+    public async Task<ConsentRecord?> GetConsentAsync(string siteId, string recordId, CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        var records = await QueryAsync(connection, null, "SELECT * FROM consents WHERE site_id = $site AND id = $id", ReadConsent, ct,
+            ("$site", siteId), ("$id", recordId));
+        return records.Count == 0 ? null : records[0];
+    }
+
+    public IAsyncEnumerable<ConsentRecord> QueryConsentsAsync(string siteId, ConsentFilter filter, long afterPosition, CancellationToken ct)
+    {
+        var sql = new StringBuilder("SELECT * FROM consents WHERE site_id = $site AND position > $after");
+        var parameters = new List<(string, object?)> { ("$site", siteId), ("$after", afterPosition) };
+        void Where(string clause, string name, object value)
+        {
+            sql.Append(" AND ").Append(clause);
+            parameters.Add((name, value));
+        }
+        if (filter.SubjectId is { } subject) Where("subject_id = $subject", "$subject", subject);
+        if (filter.Method is { } method) Where("method = $method", "$method", JsonDefaults.Name(method));
+        if (filter.PolicyVersion is { } version) Where("policy_version = $version", "$version", version);
+        if (filter.From is { } from) Where("recorded_at >= $from", "$from", Millis(from));
+        if (filter.To is { } to) Where("recorded_at < $to", "$to", Millis(to));
+        if (filter.Purpose is { } purpose)
+        {
+            // A JSON path with the id quoted; purpose ids are [a-z0-9_] anyway (PolicyRules).
+            Where(filter.Granted is null ? "json_type(purposes, $path) IS NOT NULL" : "json_extract(purposes, $path) = $granted",
+                "$path", $"$.\"{purpose}\"");
+            if (filter.Granted is { } granted) parameters.Add(("$granted", granted ? 1 : 0));
+        }
+        sql.Append(" ORDER BY position");
+        return StreamAsync(sql.ToString(), [.. parameters], ct);
+    }
+
+    public IAsyncEnumerable<ConsentRecord> ReadChainsAsync(string siteId, CancellationToken ct) =>
+        StreamAsync("SELECT * FROM consents WHERE site_id = $site ORDER BY subject_commitment, sequence", [("$site", siteId)], ct);
+
+    public async Task<IReadOnlyList<string>> ListSiteIdsAsync(CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        return await QueryAsync(connection, null, "SELECT id FROM sites ORDER BY id", r => r.GetString(0), ct);
+    }
+
+    public async Task<long?> EraseSubjectAsync(string siteId, string subjectId, CancellationToken ct)
+    {
+        long? last = null;
+        await WriteAsync(async (connection, tx) =>
+        {
+            last = await ScalarAsync<long?>(connection, tx,
+                "SELECT max(position) FROM consents WHERE site_id = $site AND subject_id = $subject", ct, ("$site", siteId), ("$subject", subjectId));
+            await ExecuteAsync(connection, tx,
+                """
+                UPDATE consents SET subject_id = NULL, source = NULL, idempotency_key = NULL, request_hash = NULL
+                WHERE site_id = $site AND subject_id = $subject;
+                DELETE FROM subjects WHERE site_id = $site AND subject_id = $subject;
+                """, ct, ("$site", siteId), ("$subject", subjectId));
+        }, ct);
+        return last;
+    }
+
+    public async IAsyncEnumerable<string> SubjectsIdleSinceAsync(string siteId, DateTimeOffset cutoff, [EnumeratorCancellation] CancellationToken ct)
+    {
+        // Collected first: the caller erases each one, and a write must not wait on this open read.
+        await using var connection = await OpenReadAsync(ct);
+        var idle = await QueryAsync(connection, null,
+            """
+            SELECT s.subject_id FROM subjects s JOIN consents c ON c.id = s.head_record_id
+            WHERE s.site_id = $site AND c.recorded_at < $cutoff
+            """, r => r.GetString(0), ct, ("$site", siteId), ("$cutoff", Millis(cutoff)));
+        foreach (var subject in idle)
+        {
+            yield return subject;
+        }
+    }
+
+    public async Task<bool> AddCheckpointAsync(Checkpoint checkpoint, CancellationToken ct)
+    {
+        var added = false;
+        await WriteAsync(async (connection, tx) =>
+        {
+            await ExecuteAsync(connection, tx,
+                """
+                INSERT INTO checkpoints (site_id, tree_size, root_hash, signed_at, signature)
+                VALUES ($site, $size, $root, $at, $signature) ON CONFLICT DO NOTHING
+                """, ct,
+                ("$site", checkpoint.SiteId), ("$size", checkpoint.TreeSize), ("$root", checkpoint.RootHash),
+                ("$at", Millis(checkpoint.SignedAt)), ("$signature", checkpoint.Signature));
+            added = await ScalarAsync<long>(connection, tx, "SELECT changes()", ct) > 0;
+        }, ct);
+        return added;
+    }
+
+    public async Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(string siteId, CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        return await QueryAsync(connection, null, "SELECT * FROM checkpoints WHERE site_id = $site ORDER BY tree_size",
+            r => new Checkpoint(r.GetString(0), r.GetInt64(1), r.GetString(2), FromMillis(r.GetInt64(3)), r.GetString(4)), ct, ("$site", siteId));
+    }
+
+    private async IAsyncEnumerable<ConsentRecord> StreamAsync(string sql, (string, object?)[] parameters, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        await using var command = Command(connection, null, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            yield return ReadConsent(reader);
+        }
+    }
+
     private static ConsentRecord ReadConsent(DbDataReader r) => new(
         r.GetString(r.GetOrdinal("id")),
         r.GetString(r.GetOrdinal("site_id")),
-        r.GetString(r.GetOrdinal("subject_id")),
+        NullableString(r, "subject_id"),
         r.GetString(r.GetOrdinal("subject_commitment")),
         r.GetInt64(r.GetOrdinal("sequence")),
+        r.GetInt64(r.GetOrdinal("position")),
         r.GetInt32(r.GetOrdinal("policy_version")),
         r.GetString(r.GetOrdinal("policy_hash")),
         JsonSerializer.Deserialize<Dictionary<string, bool>>(r.GetString(r.GetOrdinal("purposes")), Json)!,
@@ -248,6 +370,8 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         r.GetString(r.GetOrdinal("hash")));
 
     // ---- plumbing ----------------------------------------------------------------------------
+
+    private const int SchemaVersion = 2;
 
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS sites (
@@ -289,6 +413,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             subject_id TEXT,
             subject_commitment TEXT NOT NULL,
             sequence INTEGER NOT NULL,
+            position INTEGER NOT NULL,
             policy_version INTEGER NOT NULL,
             policy_hash TEXT NOT NULL,
             purposes TEXT NOT NULL,
@@ -300,7 +425,16 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             request_hash TEXT,
             prev_hash TEXT,
             hash TEXT NOT NULL,
-            UNIQUE (site_id, subject_commitment, sequence)
+            UNIQUE (site_id, subject_commitment, sequence),
+            UNIQUE (site_id, position)
+        ) STRICT;
+        CREATE TABLE IF NOT EXISTS checkpoints (
+            site_id TEXT NOT NULL,
+            tree_size INTEGER NOT NULL,
+            root_hash TEXT NOT NULL,
+            signed_at INTEGER NOT NULL,
+            signature TEXT NOT NULL,
+            PRIMARY KEY (site_id, tree_size)
         ) STRICT;
         CREATE UNIQUE INDEX IF NOT EXISTS ux_consents_idempotency ON consents (site_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
         CREATE INDEX IF NOT EXISTS ix_consents_subject ON consents (site_id, subject_id, sequence);
