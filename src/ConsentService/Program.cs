@@ -3,6 +3,7 @@ using ConsentService.Demo;
 using ConsentService.Infrastructure;
 using ConsentService.Policies;
 using ConsentService.Sites;
+using ConsentService.Snippet;
 using ConsentService.Storage;
 using Microsoft.Extensions.Options;
 
@@ -33,6 +34,8 @@ app.MapHealthEndpoints();
 app.MapSiteEndpoints();
 app.MapPolicyEndpoints();
 app.MapConsentEndpoints();
+app.MapSnippetEndpoints();
+app.MapDemoPage();
 
 app.Run();
 
