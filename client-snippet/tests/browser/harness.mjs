@@ -37,6 +37,15 @@ export async function startService() {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Never leave the service running behind a crashed or killed test process.
+  const kill = () => child.exitCode === null && child.kill('SIGTERM');
+  process.once('exit', kill);
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      kill();
+      process.exit(1);
+    });
+  }
   let log = '';
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the service did not start within 60 s:\n' + log)), 60000);
