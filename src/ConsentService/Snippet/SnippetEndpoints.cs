@@ -2,7 +2,6 @@ using ConsentService.Infrastructure;
 using ConsentService.Policies;
 using ConsentService.Sites;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Net.Http.Headers;
 
 namespace ConsentService.Snippet;
@@ -36,19 +35,12 @@ public static class SnippetEndpoints
     }
 
     private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> Script(
-        string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, IMemoryCache cache, CancellationToken ct)
+        string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, CancellationToken ct)
     {
         var (config, problem) = await LoadAsync(siteId, http, sites, policies, ct);
         if (config is null) return problem!;
 
-        var script = SnippetScript.Render(config);
-        // Rendered once per distinct script (site, policy version, API base, jurisdiction), not per request.
-        var rendered = cache.GetOrCreate(("consent.js", script), entry =>
-        {
-            entry.Size = 1;
-            entry.SlidingExpiration = TimeSpan.FromMinutes(10);
-            return SnippetScript.Encode(script);
-        })!;
+        var rendered = SnippetScript.Encode(SnippetScript.Render(config));
         var gzip = AcceptsGzip(http.Request);
         Headers(http, config);
         http.Response.Headers.AccessControlAllowOrigin = "*";

@@ -8,6 +8,7 @@ using System.Text.Unicode;
 using ConsentService.Infrastructure;
 using ConsentService.Policies;
 using ConsentService.Sites;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace ConsentService.Snippet;
 
@@ -79,7 +80,23 @@ public static class SnippetScript
     public static string Render(SnippetConfig config) =>
         Parts.Value.Head + JsonSerializer.Serialize(config, InlineJson) + Parts.Value.Tail;
 
-    public static RenderedSnippet Encode(string script)
+    /// <summary>
+    /// Rendered scripts by content: one per site, policy version, API base and jurisdiction, so
+    /// hashing and gzip happen once, not per request. Bounded: the API base comes from the Host header.
+    /// Its own cache, so it works whichever read cache the service is configured with.
+    /// </summary>
+    private static readonly MemoryCache Rendered = new(new MemoryCacheOptions { SizeLimit = 1024 });
+
+    /// <summary>The bytes to serve for <paramref name="script"/>, plain and gzipped, with their ETags.</summary>
+    public static RenderedSnippet Encode(string script) =>
+        Rendered.GetOrCreate(script, entry =>
+        {
+            entry.Size = 1;
+            entry.SlidingExpiration = TimeSpan.FromMinutes(10);
+            return Compress(script);
+        })!;
+
+    private static RenderedSnippet Compress(string script)
     {
         var body = Encoding.UTF8.GetBytes(script);
         using var buffer = new MemoryStream();
