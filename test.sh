@@ -29,7 +29,7 @@ need_apt() {
 }
 
 echo "== setup: system packages"
-if ! need_apt redis-server:redis-server; then
+if ! need_apt redis-server:redis-server chromium:chromium; then
   echo "could not install the system packages the tests need"
   broken=1
 fi
@@ -69,6 +69,49 @@ else
     # Skipped tests are counted in total but not in executed (notExecuted stays 0).
     count "$(attr passed)" "$(( $(attr failed) + $(attr error) + $(attr timeout) + $(attr aborted) ))" "$(( $(attr total) - $(attr executed) ))"
   fi
+fi
+
+# Runs one node --test suite (TAP) and adds its counts. A suite that cannot run, or that ends
+# badly without a failing test to show for it, counts as one failure.
+# Usage: node_suite NAME NODE-TEST-ARGS...
+node_suite() {
+  local name=$1 out="$results/$1.tap" status
+  shift
+  echo "== snippet: $name tests"
+  (cd client-snippet && timeout 1200 node --test --test-reporter=tap "$@" </dev/null) >"$out" 2>&1
+  status=$?
+  grep -E '^(not )?ok |^# (tests|pass|fail|cancelled|skipped|todo) ' "$out"
+  local pass fail cancelled skip todo
+  pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+  fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+  cancelled=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+  skip=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+  todo=$(sed -n 's/^# todo \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+  if [ -z "$pass" ] || [ -z "$fail" ]; then
+    echo "the $name suite did not run (exit $status):"
+    tail -n 40 "$out"
+    count 0 1 0
+    return
+  fi
+  fail=$((fail + ${cancelled:-0}))
+  if [ "$status" -ne 0 ] && [ "$fail" -eq 0 ]; then
+    echo "the $name suite exited with $status:"
+    tail -n 40 "$out"
+    fail=1
+  elif [ "$fail" -gt 0 ]; then
+    grep -A 30 '^not ok ' "$out" | head -n 200
+  fi
+  count "$pass" "$fail" "$(( ${skip:-0} + ${todo:-0} ))"
+}
+
+echo "== snippet: npm ci"
+if (cd client-snippet && CI=true npm ci --no-audit --no-fund </dev/null); then
+  node_suite unit tests/unit/
+  # The real service (the build above) in Debian's Chromium; pages served from a second loopback origin.
+  node_suite browser --test-concurrency=1 tests/browser/
+else
+  echo "npm ci failed: the snippet's unit and browser suites cannot run"
+  count 0 2 0
 fi
 
 [ "$broken" -eq 0 ] || failed=$((failed + 1))

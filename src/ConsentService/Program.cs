@@ -4,6 +4,7 @@ using ConsentService.Demo;
 using ConsentService.Infrastructure;
 using ConsentService.Policies;
 using ConsentService.Sites;
+using ConsentService.Snippet;
 using ConsentService.Storage;
 using Microsoft.Extensions.Options;
 
@@ -35,6 +36,8 @@ app.MapHealthEndpoints();
 app.MapSiteEndpoints();
 app.MapPolicyEndpoints();
 app.MapConsentEndpoints();
+app.MapSnippetEndpoints();
+app.MapDemoPage();
 
 app.Run();
 

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using ConsentService.Infrastructure;
 using ConsentService.Policies;
 using ConsentService.Sites;
+using ConsentService.Snippet;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ConsentService.Consents;
@@ -21,13 +22,16 @@ public static partial class ConsentEndpoints
             .WithName("RecordConsent")
             .WithSummary("Record a visitor's decision")
             .WithDescription("Public (no secret): takes application/json or text/plain JSON. Without a key, subjectId is absent or a random 'sub_' id; " +
-                "a site back end with an admin key may write its own user ids and method 'api'. Honours the Idempotency-Key header.")
+                "a site back end with an admin key may write its own user ids and method 'api'. Honours the Idempotency-Key header " +
+                "(or the idempotencyKey body field, for browsers posting without a preflight). " +
+                "CORS: pages of the site's allowed origins may read the answer.")
             .Accepts<RecordConsentRequest>("application/json", "text/plain")
             .WithMetadata(new BodySizeLimit(MaxBodyBytes))
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithSnippetCors();
 
         site.MapGet("/subjects/{subjectId}/consent", Check)
             .WithName("CheckConsent")
@@ -70,6 +74,18 @@ public static partial class ConsentEndpoints
         if (idempotencyKey is not null && !IdempotencyKey().IsMatch(idempotencyKey))
         {
             errors.Add(IdempotencyHeader, "1 to 255 visible ASCII characters.");
+        }
+        if (request.IdempotencyKey is { } bodyKey)
+        {
+            if (!IdempotencyKey().IsMatch(bodyKey))
+            {
+                errors.Add("idempotencyKey", "1 to 255 visible ASCII characters.");
+            }
+            else if (idempotencyKey is not null && idempotencyKey != bodyKey)
+            {
+                errors.Add("idempotencyKey", $"Differs from the {IdempotencyHeader} header; send one of them, or the same value in both.");
+            }
+            idempotencyKey ??= bodyKey;
         }
         var policy = await policies.GetAsync(siteId, request.PolicyVersion, ct);
         if (policy is null)
@@ -132,7 +148,8 @@ public static partial class ConsentEndpoints
             JsonDefaults.Name(site.JurisdictionMode),
             SourceMinimizer.UserAgent(http.Request.Headers.UserAgent.ToString()),
             SourceMinimizer.IpPrefix(http.Connection.RemoteIpAddress));
-        var requestHash = CanonicalJson.Sha256Hex(JsonSerializer.SerializeToNode(request, JsonDefaults.Options));
+        // The key names the request, it is not part of it: header or body field, a retry is the same request.
+        var requestHash = CanonicalJson.Sha256Hex(JsonSerializer.SerializeToNode(request with { IdempotencyKey = null }, JsonDefaults.Options));
         return new ConsentDecision(subjectId, policy, purposes, request.Method, source, idempotencyKey, requestHash);
     }
 

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace ConsentService.Consents;
 
 /// <summary>How a decision was collected; <c>api</c> is reserved for the site's back end (secret key).</summary>
@@ -6,12 +8,17 @@ public enum ConsentMethod { AcceptAll, RejectAll, Custom, Withdraw, Gpc, Api }
 public sealed record SourceInput(string? Url = null, string? Locale = null);
 
 /// <summary>The body of <c>POST /v1/sites/{siteId}/consents</c>, as JSON or as text/plain JSON.</summary>
+/// <param name="IdempotencyKey">
+/// The <c>Idempotency-Key</c> header's value, for clients that cannot send the header: a browser
+/// posting text/plain without a CORS preflight (the snippet). Not part of the request's identity.
+/// </param>
 public sealed record RecordConsentRequest(
     int PolicyVersion,
     ConsentMethod Method,
     string? SubjectId = null,
     IReadOnlyDictionary<string, bool>? Purposes = null,
-    SourceInput? Source = null);
+    SourceInput? Source = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IdempotencyKey = null);
 
 /// <summary>Where and how a decision was collected, minimised: no query string, coarse agent, truncated IP.</summary>
 public sealed record ConsentSource(string? Url, string? Locale, string Jurisdiction, string? UserAgent, string? IpPrefix);

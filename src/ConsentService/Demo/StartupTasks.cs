@@ -46,7 +46,7 @@ public sealed class StartupTasks(
         logger.LogInformation(
             "ConsentService is listening on {Address}\n  API docs:     {Address}/swagger\n  OpenAPI:      {Address}/openapi/v1.json{Demo}{Operator}",
             address, address, address,
-            demo.Value.Seed ? $"\n  Demo site id: {demo.Value.SiteId}" : "",
+            demo.Value.Seed ? $"\n  Demo page:    {address}/\n  Demo site id: {demo.Value.SiteId}" : "",
             environment.IsDevelopment() && admin.Value.ApiKey is { Length: > 0 } key ? $"\n  Operator key: {key}" : "");
     }
 

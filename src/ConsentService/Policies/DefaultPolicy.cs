@@ -7,7 +7,7 @@ public static class DefaultPolicy
         [
             new Purpose("necessary", Required: true, LegalBasis.LegitimateInterest,
             [
-                new Vendor("ConsentService", null, ["cs_consent"]),
+                new Vendor("ConsentService", null, ["consent_*"]), // the snippet's cookie consent_<siteId>
             ]),
             new Purpose("analytics", Required: false, LegalBasis.Consent,
             [

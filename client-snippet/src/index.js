@@ -1,0 +1,124 @@
+/**
+ * ConsentService snippet. The service serves this file with the site's config in place of
+ * __CONSENT_CONFIG__ (GET /v1/sites/{siteId}/consent.js), so a page makes one request.
+ */
+import { gtag, consentMode } from './consent-mode.js';
+import { decide, gpcApplies } from './decision.js';
+import { gate, SELECTOR } from './gating.js';
+import { randomId } from './ids.js';
+import { resolveLocale } from './locale.js';
+import { outbox } from './outbox.js';
+import { cookieString, encode, isStale, lifetimeDays, readCookie } from './store.js';
+import { ui } from './ui.js';
+
+const config = __CONSENT_CONFIG__;
+const w = window;
+const d = document;
+
+if (!w.ConsentService) {
+  // Before anything else, and before any gated tag can run (Consent Mode v2).
+  gtag(w, 'consent', 'default', {
+    ad_storage: 'denied', analytics_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied', wait_for_update: 500,
+  });
+
+  const name = 'consent_' + config.siteId;
+  const locale = resolveLocale(config.texts, d.documentElement.lang, config.defaultLocale);
+  const gpc = gpcApplies(config, navigator);
+  const listeners = new Set();
+  let state = readCookie(d.cookie, name);
+
+  const current = () => (isStale(config, state, Date.now()) ? null : state);
+  const has = (id) => config.purposes.some((p) => p.id == id && (p.required || (current() && current().p[id] === true)));
+  const get = () => state && {
+    subjectId: state.s,
+    policyVersion: state.v,
+    method: state.m,
+    recordedAt: new Date(state.t).toISOString(),
+    needsReconsent: !current(),
+    purposes: Object.fromEntries(config.purposes.map((p) => [p.id, has(p.id)])),
+  };
+
+  const release = gate(d, has);
+  const send = (body) => fetch(config.api + '/v1/sites/' + encodeURIComponent(config.siteId) + '/consents', {
+    method: 'POST',
+    // text/plain: a "simple" request, no CORS preflight; keepalive: it survives the page unloading.
+    headers: { 'Content-Type': 'text/plain' },
+    body: JSON.stringify(body),
+    keepalive: true,
+    credentials: 'omit',
+  }).then((r) => r.status, () => 0);
+  let storage;
+  try {
+    storage = localStorage;
+  } catch {
+    // Blocked storage (sandboxed frames, some privacy modes): the outbox keeps to memory.
+  }
+  const queue = outbox(storage, 'consent_outbox_' + config.siteId, send);
+
+  const apply = () => {
+    gtag(w, 'consent', 'update', consentMode(has));
+    release();
+  };
+
+  const record = (method, chosen = {}) => {
+    const decision = decide(config, method, chosen, gpc);
+    const key = randomId('dec_');
+    state = { s: state ? state.s : randomId('sub_'), v: config.version, p: decision.purposes, m: decision.method, t: Date.now() };
+    d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:');
+    queue.add(key, {
+      subjectId: state.s,
+      policyVersion: config.version,
+      method: decision.method,
+      purposes: decision.purposes,
+      source: { url: /^https?:$/.test(location.protocol) ? (location.origin + location.pathname).slice(0, 2048) : undefined, locale },
+      idempotencyKey: key,
+    });
+    view.close();
+    apply();
+    const detail = get();
+    listeners.forEach((cb) => {
+      try {
+        cb(detail);
+      } catch (e) {
+        console.error(e);
+      }
+    });
+    d.dispatchEvent(new CustomEvent('consentservice:change', { detail }));
+    return detail;
+  };
+
+  const view = ui(d, config, config.texts[locale], locale, {
+    granted: (id) => !!(state && state.p[id]),
+    decided: () => !!current(),
+    act: record,
+    gpc,
+  });
+  const whenReady = (fn) => (d.readyState == 'loading' ? d.addEventListener('DOMContentLoaded', fn) : fn());
+
+  w.ConsentService = {
+    ready: Promise.resolve().then(get),
+    get,
+    has,
+    onChange: (cb) => (listeners.add(cb), () => listeners.delete(cb)),
+    show: () => whenReady(view.preferences),
+    acceptAll: () => record('accept_all'),
+    rejectAll: () => record('reject_all'),
+    set: (purposes) => record('custom', { ...(current() || {}).p, ...purposes }),
+    withdraw: () => record('withdraw'),
+  };
+
+  if (gpc && (!current() || current().p.marketing)) {
+    // GPC: an opt-out with no question asked; it beats an earlier opt-in to marketing (CCPA regs §7025).
+    record('gpc', current() ? current().p : {});
+  } else if (current()) {
+    apply();
+  }
+  // Tags parsed or inserted later, by the page or by released scripts.
+  new MutationObserver((changes) => {
+    if (changes.some((c) => [...c.addedNodes].some((n) => n.nodeType == 1 && (n.matches(SELECTOR) || n.querySelector(SELECTOR))))) release();
+  }).observe(d.documentElement, { childList: true, subtree: true });
+  release();
+  queue.flush();
+  w.addEventListener('online', queue.flush);
+  if (!current()) whenReady(view.banner);
+}

@@ -1,0 +1,116 @@
+import CSS from './ui.css';
+
+/**
+ * The banner (first layer: accept all, reject all, preferences, all alike) and the preferences
+ * dialog. Texts are data: every node is built with createElement and text nodes, never innerHTML.
+ */
+
+/**
+ * @param on {granted(id): bool, decided(): bool, act(method, chosen), gpc: bool}
+ * `decided()` says whether a current decision exists: then Esc closes the preferences, else it
+ * goes back to the banner, which stays until the visitor chooses.
+ */
+export function ui(doc, config, texts, locale, on) {
+  let root;
+  let opener;
+  const el = (tag, attrs, ...kids) => {
+    const node = doc.createElement(tag);
+    for (const k in attrs) if (attrs[k] != null && attrs[k] !== false) node.setAttribute(k, attrs[k] === true ? '' : attrs[k]);
+    node.append(...kids.filter((k) => k != null && k !== false));
+    return node;
+  };
+  const button = (action, label) => el('button', { type: 'button', class: 'cs-btn', 'data-consent-action': action }, label);
+  const url = config.privacyPolicyUrl;
+  // The policy has no localised word for "privacy policy"; its address reads the same in every language.
+  const privacy = () => url && el('a', { href: url, target: '_blank', rel: 'noopener' }, url.replace(/^https?:\/\/(www\.)?/, ''));
+
+  const banner = () => [el('div', {
+    class: 'cs-b', role: 'dialog', tabindex: -1, 'data-consent-banner': true,
+    'aria-labelledby': 'cs-t', 'aria-describedby': 'cs-d',
+  },
+  el('h2', { id: 'cs-t' }, texts.title),
+  el('p', { id: 'cs-d' }, texts.description, ' ', privacy()),
+  el('div', { class: 'cs-a' }, button('accept_all', texts.acceptAll), button('reject_all', texts.rejectAll), button('preferences', texts.preferences)))];
+
+  const purpose = ({ id, required, vendors }) => {
+    const t = texts.purposes[id] || { title: id, description: '' };
+    const box = 'cs-' + id;
+    return el('div', { class: 'cs-pp' },
+      el('label', {},
+        el('input', {
+          type: 'checkbox', id: box, 'data-consent-purpose': id, 'aria-describedby': box + '-d',
+          checked: required || on.granted(id), disabled: required || (on.gpc && id == 'marketing'),
+        }),
+        t.title),
+      el('p', { id: box + '-d' }, t.description),
+      vendors && vendors.length > 0 && el('small', {}, vendors.map((v) => v.name + (v.cookies ? ` (${v.cookies.join(', ')})` : '')).join(', ')));
+  };
+
+  const preferences = () => [el('div', { class: 'cs-o' }), el('div', {
+    class: 'cs-p', role: 'dialog', 'aria-modal': 'true', tabindex: -1, 'data-consent-preferences': true,
+    'aria-labelledby': 'cs-pt',
+  },
+  el('h2', { id: 'cs-pt' }, texts.preferences),
+  // The wording of the CCPA regulations' own example (§7025(c)(6)).
+  on.gpc && el('p', { role: 'status' }, 'Opt-Out Request Honored'),
+  ...config.purposes.map(purpose),
+  el('div', { class: 'cs-a' }, button('reject_all', texts.rejectAll), button('accept_all', texts.acceptAll), button('save', texts.save)))];
+
+  const show = (view) => {
+    if (!root) {
+      doc.head.append(el('style', {}, CSS));
+      root = el('div', { id: 'cs-root', lang: locale });
+      root.onkeydown = keys;
+    }
+    // Focus goes back where it was when the first layer opened, not to a button of ours.
+    if (!root.firstChild) opener = doc.activeElement;
+    root.replaceChildren(...view);
+    if (!root.isConnected) doc.body.append(root);
+    view[view.length - 1].focus();
+  };
+
+  const close = () => {
+    if (!root || !root.firstChild) return;
+    root.replaceChildren();
+    if (opener && opener.isConnected && opener.focus) opener.focus();
+    opener = null;
+  };
+
+  function keys(e) {
+    const dialog = root.querySelector('[aria-modal]');
+    if (!dialog) return;
+    if (e.key == 'Escape') {
+      e.preventDefault();
+      if (on.decided()) return close();
+      show(banner());
+      root.querySelector('[data-consent-action=preferences]').focus();
+    } else if (e.key == 'Tab') {
+      // Modal: Tab and Shift+Tab cycle inside the dialog.
+      const all = dialog.querySelectorAll('button,input:not([disabled]),a[href]');
+      const first = all[0];
+      const last = all[all.length - 1];
+      const at = doc.activeElement;
+      if (e.shiftKey ? at == first || at == dialog : at == last) {
+        e.preventDefault();
+        (e.shiftKey ? last : first).focus();
+      }
+    }
+  }
+
+  doc.addEventListener('click', (e) => {
+    const target = e.target.closest && e.target.closest('[data-consent-action]');
+    if (!target) return;
+    const action = target.getAttribute('data-consent-action');
+    if (action == 'preferences') {
+      // Also the site's own footer links and buttons: the way back to the choice.
+      e.preventDefault();
+      show(preferences());
+    } else if (root && root.contains(target)) {
+      const chosen = {};
+      for (const box of root.querySelectorAll('[data-consent-purpose]')) chosen[box.getAttribute('data-consent-purpose')] = box.checked;
+      on.act(action == 'save' ? 'custom' : action, chosen);
+    }
+  });
+
+  return { banner: () => show(banner()), preferences: () => show(preferences()), close };
+}

@@ -1,0 +1,33 @@
+using ConsentService.Policies;
+using ConsentService.Sites;
+
+namespace ConsentService.Snippet;
+
+/// <summary>
+/// Everything the snippet needs, inlined into <c>consent.js</c> (and served alone by <c>…/config</c>):
+/// the site's current policy reduced to what a visitor is shown, and the site's rules.
+/// </summary>
+/// <param name="Api">Base URL the snippet posts decisions to: where it was fetched from.</param>
+/// <param name="Version">The current policy version; decisions are recorded against it.</param>
+/// <param name="MaterialVersion">The latest material version: a decision for an earlier version is stale and asked again.</param>
+/// <param name="JurisdictionMode">As configured on the site.</param>
+/// <param name="Jurisdiction">The mode resolved for this request: <c>auto</c> becomes <c>ccpa</c> or <c>gdpr</c> from the visitor's country.</param>
+public sealed record SnippetConfig(
+    string SiteId,
+    string Api,
+    int Version,
+    int MaterialVersion,
+    string ContentHash,
+    string DefaultLocale,
+    JurisdictionMode JurisdictionMode,
+    JurisdictionMode Jurisdiction,
+    int ConsentMaxAgeDays,
+    int RefusalReaskDays,
+    string? PrivacyPolicyUrl,
+    IReadOnlyList<SnippetPurpose> Purposes,
+    IReadOnlyDictionary<string, PolicyTexts> Texts);
+
+/// <summary>A purpose as the preferences dialog lists it; legal bases stay in the full policy.</summary>
+public sealed record SnippetPurpose(string Id, bool Required, IReadOnlyList<SnippetVendor>? Vendors);
+
+public sealed record SnippetVendor(string Name, IReadOnlyList<string>? Cookies);

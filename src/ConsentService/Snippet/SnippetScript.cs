@@ -1,0 +1,125 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Unicode;
+using ConsentService.Infrastructure;
+using ConsentService.Policies;
+using ConsentService.Sites;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace ConsentService.Snippet;
+
+/// <summary>One rendering of <c>consent.js</c>: its bytes, gzipped bytes, and the strong ETag of each.</summary>
+public sealed record RenderedSnippet(byte[] Body, string ETag, byte[] Gzipped, string GzippedETag);
+
+/// <summary>
+/// The built snippet (client-snippet/, built with esbuild into <c>Snippet/consent.min.js</c> and
+/// embedded in this assembly, so running the service needs no node) and its config.
+/// </summary>
+public static class SnippetScript
+{
+    /// <summary>The identifier in the built script that the config object replaces.</summary>
+    public const string Placeholder = "__CONSENT_CONFIG__";
+
+    private const string Resource = "ConsentService.Snippet.consent.min.js";
+
+    /// <summary>
+    /// Compact (no nulls) and safe anywhere a script can go: non-ASCII stays readable, but
+    /// <c>&lt; &gt; &amp; '</c> are escaped so no policy text can close a <c>&lt;script&gt;</c> block.
+    /// </summary>
+    private static readonly JsonSerializerOptions InlineJson = new(JsonDefaults.Options)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
+    };
+
+    private static readonly Lazy<(string Head, string Tail)> Parts = new(Load);
+
+    /// <summary>
+    /// Country headers set by common CDNs. <c>auto</c> resolves to <c>ccpa</c> for US visitors and
+    /// to <c>gdpr</c> otherwise, including when no header says where the visitor is: GDPR's opt-in
+    /// is the stricter rule, so it is the safe default.
+    /// </summary>
+    public static readonly string[] CountryHeaders = ["CF-IPCountry", "CloudFront-Viewer-Country"];
+
+    public static SnippetConfig Config(Site site, IReadOnlyList<Policy> policies, HttpRequest request)
+    {
+        var current = policies[^1];
+        return new SnippetConfig(
+            site.Id,
+            $"{request.Scheme}://{request.Host}{request.PathBase}",
+            current.Version,
+            policies.Where(p => p.Material).Select(p => p.Version).DefaultIfEmpty(current.Version).Max(),
+            current.ContentHash,
+            site.DefaultLocale,
+            site.JurisdictionMode,
+            Resolve(site.JurisdictionMode, request),
+            site.ConsentMaxAgeDays,
+            site.RefusalReaskDays,
+            current.Content.PrivacyPolicyUrl,
+            current.Content.Purposes.Select(p => new SnippetPurpose(
+                p.Id,
+                p.Required,
+                p.Vendors is { Count: > 0 } vendors
+                    ? vendors.Select(v => new SnippetVendor(v.Name, v.Cookies is { Count: > 0 } cookies ? cookies : null)).ToList()
+                    : null)).ToList(),
+            current.Content.Texts);
+    }
+
+    public static JurisdictionMode Resolve(JurisdictionMode mode, HttpRequest request)
+    {
+        if (mode != JurisdictionMode.Auto) return mode;
+        var country = CountryHeaders.Select(h => request.Headers[h].ToString()).FirstOrDefault(c => c.Length > 0);
+        return string.Equals(country, "US", StringComparison.OrdinalIgnoreCase) ? JurisdictionMode.Ccpa : JurisdictionMode.Gdpr;
+    }
+
+    /// <summary>The script with <paramref name="config"/> inlined.</summary>
+    public static string Render(SnippetConfig config) =>
+        Parts.Value.Head + JsonSerializer.Serialize(config, InlineJson) + Parts.Value.Tail;
+
+    /// <summary>
+    /// Rendered scripts by content: one per site, policy version, API base and jurisdiction, so
+    /// hashing and gzip happen once, not per request. Bounded: the API base comes from the Host header.
+    /// Its own cache, so it works whichever read cache the service is configured with.
+    /// </summary>
+    private static readonly MemoryCache Rendered = new(new MemoryCacheOptions { SizeLimit = 1024 });
+
+    /// <summary>The bytes to serve for <paramref name="script"/>, plain and gzipped, with their ETags.</summary>
+    public static RenderedSnippet Encode(string script) =>
+        Rendered.GetOrCreate(script, entry =>
+        {
+            entry.Size = 1;
+            entry.SlidingExpiration = TimeSpan.FromMinutes(10);
+            return Compress(script);
+        })!;
+
+    private static RenderedSnippet Compress(string script)
+    {
+        var body = Encoding.UTF8.GetBytes(script);
+        using var buffer = new MemoryStream();
+        using (var gzip = new GZipStream(buffer, CompressionLevel.SmallestSize))
+        {
+            gzip.Write(body);
+        }
+        var tag = Convert.ToBase64String(SHA256.HashData(body)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        // A strong validator names one representation: the gzipped bytes get their own tag.
+        return new RenderedSnippet(body, $"\"{tag}\"", buffer.ToArray(), $"\"{tag}-gz\"");
+    }
+
+    private static (string, string) Load()
+    {
+        using var stream = typeof(SnippetScript).Assembly.GetManifestResourceStream(Resource)
+            ?? throw new InvalidOperationException($"Embedded resource {Resource} is missing: run 'npm run build' in client-snippet/.");
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var script = reader.ReadToEnd();
+        var at = script.IndexOf(Placeholder, StringComparison.Ordinal);
+        if (at < 0 || script.IndexOf(Placeholder, at + 1, StringComparison.Ordinal) >= 0)
+        {
+            throw new InvalidOperationException($"{Resource} must contain {Placeholder} exactly once.");
+        }
+        return (script[..at], script[(at + Placeholder.Length)..]);
+    }
+}
