@@ -2,10 +2,13 @@ using ConsentService.Caching;
 using ConsentService.Consents;
 using ConsentService.Demo;
 using ConsentService.Infrastructure;
+using ConsentService.Ledger;
 using ConsentService.Policies;
 using ConsentService.Sites;
 using ConsentService.Snippet;
+using ConsentService.Stats;
 using ConsentService.Storage;
+using ConsentService.Subjects;
 using Microsoft.Extensions.Options;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -16,8 +19,10 @@ builder.AddConsentCache();
 if (!OpenApiSetup.IsGeneratingDocument)
 {
     builder.Services.AddSingleton<IPostConfigureOptions<AdminOptions>, DevelopmentOperatorKey>();
-    builder.Services.AddHostedService<StartupTasks>();
+    builder.Services.AddHostedService<StartupTasks>(); // first: the jobs below need the store ready
 }
+builder.AddLedgerProofs();
+builder.AddRetention();
 
 var app = builder.Build();
 
@@ -36,6 +41,10 @@ app.MapHealthEndpoints();
 app.MapSiteEndpoints();
 app.MapPolicyEndpoints();
 app.MapConsentEndpoints();
+app.MapConsentQueryEndpoints();
+app.MapSubjectEndpoints();
+app.MapLedgerEndpoints();
+app.MapStatsEndpoints();
 app.MapSnippetEndpoints();
 app.MapDemoPage();
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ConsentService.Infrastructure;
+using ConsentService.Ledger;
 using ConsentService.Policies;
 using ConsentService.Sites;
 using ConsentService.Snippet;
@@ -48,7 +49,7 @@ public static partial class ConsentEndpoints
 
     private static async Task<Results<Created<ConsentRecordView>, ValidationProblem, ProblemHttpResult>> Record(
         string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, ConsentLedger ledger,
-        KeyAuthenticator keys, CancellationToken ct)
+        KeyAuthenticator keys, ProofSigner signer, CancellationToken ct)
     {
         var site = await sites.GetAsync(siteId, ct);
         if (site is null)
@@ -108,7 +109,8 @@ public static partial class ConsentEndpoints
         {
             http.Response.Headers["Idempotent-Replayed"] = "true";
         }
-        return TypedResults.Created($"/v1/sites/{siteId}/consents/{record.Id}", ConsentRecordView.From(record));
+        return TypedResults.Created($"/v1/sites/{siteId}/consents/{record.Id}",
+            ConsentRecordView.From(record) with { Receipt = signer.Sign(ConsentReceipt.For(record), ConsentReceipt.Type) });
     }
 
     /// <summary>Checks a decision against its policy version; null (with <paramref name="errors"/>) when it is not acceptable.</summary>

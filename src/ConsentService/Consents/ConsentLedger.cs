@@ -65,6 +65,19 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
     public Task<IReadOnlyList<ConsentRecord>> HistoryAsync(string siteId, string subjectId, CancellationToken ct) =>
         store.GetHistoryAsync(siteId, subjectId, ct);
 
+    /// <summary>Crypto-shreds the subject (DESIGN §5); false when it has no records.</summary>
+    public async Task<bool> EraseAsync(string siteId, string subjectId, CancellationToken ct)
+    {
+        if (await store.EraseSubjectAsync(siteId, subjectId, ct) is not { } lastPosition)
+        {
+            return false;
+        }
+        // "No consent" as of the erased record's position, before answering: a read that loaded the
+        // record just before cannot put it back, and a record made later still replaces it.
+        await cache.SetAsync(CacheSlot(siteId, subjectId), null, CancellationToken.None, version: lastPosition);
+        return true;
+    }
+
     /// <summary>
     /// The subject's state against the site's latest policy. Consent must be asked again when there
     /// is none, when a material policy version came after it, when it is older than the site's

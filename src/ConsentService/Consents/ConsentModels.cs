@@ -62,8 +62,11 @@ public sealed record ConsentRecordView(
     ConsentMethod Method,
     ConsentSource? Source,
     string? PrevHash,
-    string Hash)
+    string Hash,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    string? Receipt = null)
 {
+    /// <summary>A record as the API shows it; <see cref="Receipt"/> (a compact JWS) only where a receipt is issued.</summary>
     public static ConsentRecordView From(ConsentRecord r) => new(
         r.Id, r.SubjectId, r.Sequence, r.Position, r.RecordedAt, r.PolicyVersion, r.PolicyHash, r.Purposes, r.Method, r.Source, r.PrevHash, r.Hash);
 }

@@ -100,6 +100,17 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             // "Implicit body inferred for parameter … but no body was provided": the framework's words for an empty body.
             BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } bad when bad.Message.Contains("no body was provided", StringComparison.Ordinal)
                 => InvalidBody("$", "A JSON body is required."),
+            // A route or query value of the wrong type: 'Failed to bind parameter "int? limit" from "abc".'
+            BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } bad when BindFailure().Match(bad.Message) is { Success: true } m
+                => new HttpValidationProblemDetails(new Dictionary<string, string[]>
+                {
+                    [System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(m.Groups["name"].Value)] = [$"'{m.Groups["value"].Value}' is not a valid {m.Groups["type"].Value.TrimEnd('?')}."],
+                })
+                {
+                    Status = StatusCodes.Status400BadRequest,
+                    Type = ProblemTypes.Validation,
+                    Title = "One or more validation errors occurred.",
+                },
             BadHttpRequestException bad => new ProblemDetails
             {
                 Status = bad.StatusCode,
@@ -175,4 +186,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         var end = message.IndexOf(" Path:", StringComparison.Ordinal);
         return end > 0 ? message[..end] : message;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^Failed to bind parameter \"(?<type>[^\"]*) (?<name>\\w+)\" from \"(?<value>[^\"]*)\"")]
+    private static partial System.Text.RegularExpressions.Regex BindFailure();
 }

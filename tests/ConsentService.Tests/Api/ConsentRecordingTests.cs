@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using ConsentService.Tests.Infrastructure;
 using static ConsentService.Tests.Infrastructure.Api;
 
@@ -90,6 +91,10 @@ public sealed class ConsentRecordingTests(ConsentApiFactory factory) : IClassFix
         var retry = await client.PostConsentAsync(site.Id, body, idempotencyKey: "decision-42");
         var replayed = await ReadJsonAsync(retry, HttpStatusCode.Created);
 
+        // The same record; its receipt is signed afresh (ECDSA signatures differ) over the same payload.
+        Assert.Equal(ReceiptPayload(first), ReceiptPayload(replayed));
+        first.Remove("receipt");
+        replayed.Remove("receipt");
         Assert.Equal(first.ToJsonString(), replayed.ToJsonString());
         Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
         Assert.Equal(1, await factory.CountRowsAsync("consents", site.Id));
@@ -172,4 +177,6 @@ public sealed class ConsentRecordingTests(ConsentApiFactory factory) : IClassFix
 
         await AssertProblemAsync(await legal.GetAsync($"/v1/sites/{site.Id}/subjects/{NewSubjectId()}/history"), HttpStatusCode.NotFound, "not-found");
     }
+
+    private static string ReceiptPayload(JsonObject created) => created["receipt"]!.GetValue<string>().Split('.')[1];
 }

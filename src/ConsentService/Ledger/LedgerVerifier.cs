@@ -1,0 +1,98 @@
+using ConsentService.Consents;
+using ConsentService.Infrastructure;
+using ConsentService.Storage;
+
+namespace ConsentService.Ledger;
+
+/// <summary>The first place where the stored ledger stops agreeing with itself.</summary>
+public sealed record LedgerBreak(string Kind, string Detail, string? RecordId = null, long? Position = null, long? TreeSize = null);
+
+public sealed record LedgerReport(bool Valid, long Records, long Chains, int Checkpoints, DateTimeOffset VerifiedAt, LedgerBreak? FirstBreak);
+
+/// <summary>
+/// Recomputes a site's ledger from what is stored: every record's hash, the ledger positions, each
+/// subject's chain and every signed checkpoint's root. Streams the records; memory grows only with
+/// the number of checkpoints.
+/// </summary>
+public sealed class LedgerVerifier(IConsentStore store, ProofSigner signer, TimeProvider time)
+{
+    public async Task<LedgerReport> VerifyAsync(string siteId, CancellationToken ct)
+    {
+        var checkpoints = await store.ListCheckpointsAsync(siteId, ct);
+        LedgerBreak? found = null;
+        void Found(LedgerBreak b) => found ??= b;
+
+        // 1. The ledger in position order: hashes, no gap, and each checkpoint's root as its size is reached.
+        var tree = new MerkleTree.Accumulator();
+        var next = 0;
+        await foreach (var record in store.QueryConsentsAsync(siteId, new ConsentFilter(), 0, ct))
+        {
+            if (record.Position != tree.Size + 1)
+            {
+                Found(new("position-gap", $"Expected ledger position {tree.Size + 1}, found {record.Position}: a record was deleted or moved.",
+                    record.Id, record.Position));
+                break; // later roots would only repeat this break
+            }
+            if (ConsentChain.Hash(record) != record.Hash)
+            {
+                Found(new("record-altered", "The record's content no longer hashes to its stored hash.", record.Id, record.Position));
+            }
+            tree.Append(MerkleTree.LeafHash(Convert.FromHexString(record.Hash)));
+            for (; next < checkpoints.Count && checkpoints[next].TreeSize == tree.Size; next++)
+            {
+                CheckCheckpoint(checkpoints[next], tree.Root(), Found);
+            }
+        }
+        for (; next < checkpoints.Count; next++)
+        {
+            var checkpoint = checkpoints[next];
+            if (checkpoint.TreeSize > tree.Size)
+            {
+                Found(new("checkpoint-beyond-ledger", $"A checkpoint sealed {checkpoint.TreeSize} records; the ledger holds {tree.Size} in order.",
+                    TreeSize: checkpoint.TreeSize));
+            }
+        }
+
+        // 2. Each subject's chain (by commitment, so erased subjects are checked too).
+        long chains = 0;
+        string? commitment = null;
+        ConsentRecord? previous = null;
+        await foreach (var record in store.ReadChainsAsync(siteId, ct))
+        {
+            if (record.SubjectCommitment != commitment)
+            {
+                (commitment, previous) = (record.SubjectCommitment, null);
+                chains++;
+            }
+            var expected = (previous?.Sequence ?? 0) + 1;
+            if (record.Sequence != expected)
+            {
+                Found(new("chain-gap", $"Expected sequence {expected} in this subject's chain, found {record.Sequence}.", record.Id, record.Position));
+            }
+            else if (record.PrevHash != previous?.Hash)
+            {
+                Found(new("chain-broken", "The record's prevHash is not the hash of the subject's previous record.", record.Id, record.Position));
+            }
+            previous = record;
+        }
+
+        return new LedgerReport(found is null, tree.Size, chains, checkpoints.Count, time.Now(), found);
+    }
+
+    private void CheckCheckpoint(Checkpoint checkpoint, byte[] root, Action<LedgerBreak> found)
+    {
+        if (!Convert.FromHexString(checkpoint.RootHash).AsSpan().SequenceEqual(root))
+        {
+            found(new("checkpoint-mismatch", "The records no longer hash to the root this checkpoint signed.", TreeSize: checkpoint.TreeSize));
+            return;
+        }
+        var head = signer.Verify(checkpoint.Signature);
+        if (head is null
+            || head["treeSize"]?.GetValue<long>() != checkpoint.TreeSize
+            || head["rootHash"]?.GetValue<string>() != checkpoint.RootHash
+            || head["siteId"]?.GetValue<string>() != checkpoint.SiteId)
+        {
+            found(new("checkpoint-signature", "The checkpoint's signature does not hold for its tree head.", TreeSize: checkpoint.TreeSize));
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using ConsentService.Consents;
+using ConsentService.Infrastructure;
+using ConsentService.Sites;
+using ConsentService.Storage;
+using Microsoft.Extensions.Options;
+
+namespace ConsentService.Subjects;
+
+public sealed class RetentionOptions
+{
+    public const string Section = "Retention";
+
+    /// <summary>How often subjects past their site's retention are shredded.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
+}
+
+/// <summary>
+/// Shreds, the way an erasure does, every subject whose last record is older than its site's
+/// <see cref="Site.RetentionDays"/>: the proof is kept only as long as needed (GDPR Art. 5(1)(e)).
+/// </summary>
+public sealed partial class RetentionJob(
+    IConsentStore store, SiteDirectory sites, ConsentLedger ledger, TimeProvider time, IOptions<RetentionOptions> options,
+    ILogger<RetentionJob> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.Interval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            foreach (var siteId in await store.ListSiteIdsAsync(stoppingToken))
+            {
+                try
+                {
+                    await ShredExpiredAsync(siteId, stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogFailed(e, siteId);
+                }
+            }
+        }
+    }
+
+    private async Task ShredExpiredAsync(string siteId, CancellationToken ct)
+    {
+        if (await sites.GetAsync(siteId, ct) is not { } site) return;
+        var cutoff = time.Now().AddDays(-site.RetentionDays);
+        var shredded = 0;
+        await foreach (var subjectId in store.SubjectsIdleSinceAsync(siteId, cutoff, ct))
+        {
+            if (await ledger.EraseAsync(siteId, subjectId, ct)) shredded++;
+        }
+        if (shredded > 0) LogShredded(shredded, siteId, site.RetentionDays);
+    }
+
+    [LoggerMessage(LogLevel.Information, "Shredded {Count} subjects of site {SiteId} past its {Days}-day retention")]
+    private partial void LogShredded(int count, string siteId, int days);
+
+    [LoggerMessage(LogLevel.Error, "Retention for site {SiteId} failed")]
+    private partial void LogFailed(Exception e, string siteId);
+}
+
+public static class RetentionSetup
+{
+    public static WebApplicationBuilder AddRetention(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section)
+            .Validate(o => o.Interval >= TimeSpan.FromSeconds(1), "Retention:Interval must be at least one second.")
+            .ValidateOnStart();
+        if (!OpenApiSetup.IsGeneratingDocument)
+        {
+            builder.Services.AddHostedService<RetentionJob>();
+        }
+        return builder;
+    }
+}

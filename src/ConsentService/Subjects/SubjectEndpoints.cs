@@ -1,0 +1,80 @@
+using ConsentService.Consents;
+using ConsentService.Infrastructure;
+using ConsentService.Policies;
+using ConsentService.Sites;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ConsentService.Subjects;
+
+/// <summary>Data subject requests: access / portability and erasure.</summary>
+public static class SubjectEndpoints
+{
+    private const string HowToWithdraw =
+        "Open the site's consent preferences (the footer link, or ConsentService.show() on the page) and refuse or withdraw; " +
+        "the site's back end can also record a withdrawal for you. Withdrawing is as easy as consenting (GDPR Art. 7(3)).";
+
+    public static IEndpointRouteBuilder MapSubjectEndpoints(this IEndpointRouteBuilder routes)
+    {
+        var subjects = routes.MapGroup("/v1/sites/{siteId}/subjects/{subjectId}").WithTags("Subjects");
+
+        subjects.MapGet("/export", Export)
+            .WithName("ExportSubject")
+            .WithSummary("Access / portability: everything held on the subject, as JSON")
+            .RequireSiteRole(SiteRole.Legal);
+
+        subjects.MapDelete("/", Erase)
+            .WithName("EraseSubject")
+            .WithSummary("Erasure by crypto-shredding: the subject's key and personal fields go; hashes and checkpoints still verify")
+            .RequireSiteRole(SiteRole.Legal);
+
+        return routes;
+    }
+
+    private static async Task<Results<Ok<SubjectExport>, ValidationProblem, ProblemHttpResult>> Export(
+        string siteId, string subjectId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, ConsentLedger ledger,
+        TimeProvider time, CancellationToken ct)
+    {
+        if (!SubjectIds.IsValid(subjectId))
+        {
+            return Problems.Validation("subjectId", SubjectIds.Rule);
+        }
+        var records = await ledger.HistoryAsync(siteId, subjectId, ct);
+        if (records.Count == 0)
+        {
+            return Problems.NotFound($"Nothing is held on subject '{subjectId}'.");
+        }
+        var site = (await sites.GetAsync(siteId, ct))!;
+        var versions = await policies.ListAsync(siteId, ct);
+        var exported = records.Select(r => Describe(r, site, versions.First(p => p.Version == r.PolicyVersion))).ToList();
+        http.Response.Headers.ContentDisposition = "attachment; filename=\"subject-export.json\"";
+        return TypedResults.Ok(new SubjectExport(subjectId, siteId, site.Name, time.Now(), HowToWithdraw,
+            ledger.Evaluate(site, versions, subjectId, records[^1]), exported));
+    }
+
+    private static SubjectRecord Describe(ConsentRecord r, Site site, Policy policy)
+    {
+        var optional = policy.OptionalPurposes.Select(p => r.Purposes.GetValueOrDefault(p.Id)).ToList();
+        var eventType = r.Method == ConsentMethod.Withdraw ? "withdrawn" : optional.Any(granted => granted) ? "given" : "refused";
+        var validFor = eventType == "given" ? site.ConsentMaxAgeDays : site.RefusalReaskDays;
+        return new SubjectRecord(
+            r.Id, r.RecordedAt, eventType, r.Method, r.RecordedAt.AddDays(validFor),
+            new SubjectNotice(policy.Version, policy.ContentHash, policy.Content.PrivacyPolicyUrl, r.Source?.Locale),
+            r.Source?.Jurisdiction,
+            r.Source is { } s ? new SubjectSource(s.Url, s.UserAgent, s.IpPrefix) : null,
+            [.. policy.Content.Purposes.Select(p => new SubjectPurpose(p.Id, r.Purposes.GetValueOrDefault(p.Id), p.Required, p.LegalBasis,
+                [.. (p.Vendors ?? []).Select(v => v.Name)]))],
+            new SubjectRecordProof(r.Sequence, r.Position, r.PrevHash, r.Hash));
+    }
+
+    private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> Erase(
+        string siteId, string subjectId, ConsentLedger ledger, CancellationToken ct)
+    {
+        if (!SubjectIds.IsValid(subjectId))
+        {
+            return Problems.Validation("subjectId", SubjectIds.Rule);
+        }
+        return await ledger.EraseAsync(siteId, subjectId, ct)
+            ? TypedResults.NoContent()
+            : Problems.NotFound($"Nothing is held on subject '{subjectId}'.");
+    }
+}
