@@ -172,6 +172,122 @@ public abstract class ConsentStoreContract : IAsyncLifetime
         }
     }
 
+    [SkippableFact]
+    public async Task Positions_number_each_site_ledger_and_queries_filter_and_resume_after_a_position()
+    {
+        var a1 = await AppendAsync("s1", "alice", ConsentMethod.AcceptAll);
+        var b1 = await AppendAsync("s1", "bob", ConsentMethod.RejectAll);
+        var a2 = await AppendAsync("s1", "alice", ConsentMethod.Withdraw);
+        var other = await AppendAsync("s2", "alice", ConsentMethod.AcceptAll);
+        Assert.Equal([1L, 2, 3, 1], new[] { a1, b1, a2, other }.Select(r => r.Position));
+
+        async Task<string[]> Ids(ConsentFilter filter, long after = 0)
+        {
+            var ids = new List<string>();
+            await foreach (var record in Store.QueryConsentsAsync("s1", filter, after, default)) ids.Add(record.Id);
+            return [.. ids];
+        }
+        Assert.Equal([a1.Id, b1.Id, a2.Id], await Ids(new()));
+        Assert.Equal([b1.Id, a2.Id], await Ids(new(), after: 1));
+        Assert.Equal([a1.Id, a2.Id], await Ids(new(SubjectId: "alice")));
+        Assert.Equal([b1.Id], await Ids(new(Method: ConsentMethod.RejectAll)));
+        Assert.Equal([a1.Id], await Ids(new(Purpose: "analytics", Granted: true)));
+        Assert.Equal([b1.Id, a2.Id], await Ids(new(Purpose: "analytics", Granted: false)));
+        Assert.Equal([a1.Id, b1.Id, a2.Id], await Ids(new(Purpose: "marketing")));
+        Assert.Empty(await Ids(new(Purpose: "model_improvement")));
+        Assert.Equal([a1.Id, b1.Id, a2.Id], await Ids(new(PolicyVersion: 1)));
+        Assert.Empty(await Ids(new(PolicyVersion: 2)));
+        Assert.Equal([a2.Id], await Ids(new(From: T0.AddSeconds(1)))); // records are made at T0 + their subject's sequence - 1
+        Assert.Equal([a1.Id, b1.Id], await Ids(new(To: T0.AddSeconds(1))));
+
+        AssertSameRecord(a2, (await Store.GetConsentAsync("s1", a2.Id, default))!);
+        Assert.Null(await Store.GetConsentAsync("s2", a2.Id, default));
+    }
+
+    [SkippableFact]
+    public async Task Chains_are_read_one_subject_after_another_in_sequence_order()
+    {
+        foreach (var subject in new[] { "alice", "bob", "alice", "carol", "bob", "alice" })
+        {
+            await AppendAsync("s1", subject, ConsentMethod.Custom);
+        }
+        var chains = new List<(string Commitment, long Sequence)>();
+        await foreach (var record in Store.ReadChainsAsync("s1", default)) chains.Add((record.SubjectCommitment, record.Sequence));
+
+        Assert.Equal(6, chains.Count);
+        Assert.Equal(3, chains.Select(c => c.Commitment).Distinct().Count());
+        var grouped = chains.Select((c, i) => (c, i)).GroupBy(x => x.c.Commitment).ToList();
+        Assert.All(grouped, g =>
+        {
+            Assert.Equal(Enumerable.Range(g.First().i, g.Count()), g.Select(x => x.i)); // contiguous
+            Assert.Equal(Enumerable.Range(1, g.Count()).Select(i => (long)i), g.Select(x => x.c.Sequence));
+        });
+    }
+
+    [SkippableFact]
+    public async Task Erasure_forgets_the_subject_and_its_personal_fields_but_keeps_every_hash()
+    {
+        await AppendAsync("s1", "alice", ConsentMethod.AcceptAll, idempotencyKey: "k1");
+        var last = await AppendAsync("s1", "alice", ConsentMethod.Withdraw);
+        var bob = await AppendAsync("s1", "bob", ConsentMethod.RejectAll);
+
+        Assert.Equal(last.Position, await Store.EraseSubjectAsync("s1", "alice", default));
+        Assert.Empty(await Store.GetHistoryAsync("s1", "alice", default));
+        Assert.Null(await Store.GetCurrentConsentAsync("s1", "alice", default));
+        var ledger = new List<ConsentRecord>();
+        await foreach (var record in Store.QueryConsentsAsync("s1", new(), 0, default)) ledger.Add(record);
+        var erased = ledger.Where(r => r.Id != bob.Id).ToList();
+        Assert.Equal(2, erased.Count);
+        Assert.All(erased, r =>
+        {
+            Assert.Null(r.SubjectId);
+            Assert.Null(r.Source);
+            Assert.Null(r.IdempotencyKey);
+            Assert.Null(r.RequestHash);
+            Assert.Equal(r.Hash, ConsentChain.Hash(r)); // the chain still verifies without them
+        });
+        AssertSameRecord(bob, ledger.Single(r => r.Id == bob.Id));
+
+        Assert.Null(await Store.EraseSubjectAsync("s1", "alice", default));
+        Assert.Null(await Store.EraseSubjectAsync("s1", "nobody", default));
+        var again = await AppendAsync("s1", "alice", ConsentMethod.AcceptAll, idempotencyKey: "k1"); // the key is free again
+        Assert.Equal((1L, 4L), (again.Sequence, again.Position));
+        Assert.NotEqual(erased[0].SubjectCommitment, again.SubjectCommitment); // a new key: nothing links it to the erased chain
+    }
+
+    [SkippableFact]
+    public async Task Idle_subjects_are_those_whose_last_record_is_older_than_the_cutoff()
+    {
+        await AppendAsync("s1", "alice", ConsentMethod.AcceptAll); // T0
+        await AppendAsync("s1", "alice", ConsentMethod.Withdraw);  // T0 + 1 s
+        await AppendAsync("s1", "bob", ConsentMethod.RejectAll);   // T0
+
+        async Task<string[]> Idle(DateTimeOffset cutoff)
+        {
+            var subjects = new List<string>();
+            await foreach (var subject in Store.SubjectsIdleSinceAsync("s1", cutoff, default)) subjects.Add(subject);
+            return [.. subjects.Order()];
+        }
+        Assert.Empty(await Idle(T0));
+        Assert.Equal(["bob"], await Idle(T0.AddSeconds(1)));
+        Assert.Equal(["alice", "bob"], await Idle(T0.AddSeconds(2)));
+    }
+
+    [SkippableFact]
+    public async Task Checkpoints_are_kept_once_per_tree_size_in_size_order_and_sites_are_listed()
+    {
+        var two = new Checkpoint("s1", 2, "root2", T0, "jws2");
+        Assert.True(await Store.AddCheckpointAsync(new Checkpoint("s1", 5, "root5", T0.AddMinutes(5), "jws5"), default));
+        Assert.True(await Store.AddCheckpointAsync(two, default));
+        Assert.False(await Store.AddCheckpointAsync(two with { RootHash = "other" }, default));
+        Assert.Equal([two, new Checkpoint("s1", 5, "root5", T0.AddMinutes(5), "jws5")], await Store.ListCheckpointsAsync("s1", default));
+        Assert.Empty(await Store.ListCheckpointsAsync("s2", default));
+
+        await Store.CreateSiteAsync(NewSite("s2"), default);
+        await Store.CreateSiteAsync(NewSite("s1"), default);
+        Assert.Equal(["s1", "s2"], await Store.ListSiteIdsAsync(default));
+    }
+
     private async Task<ConsentRecord> AppendAsync(string siteId, string subjectId, ConsentMethod method, Action<ChainHead>? observe = null, string? idempotencyKey = null)
     {
         var result = await Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, head =>
