@@ -15,7 +15,7 @@ namespace ConsentService.Consents;
 public sealed record ConsentQuery(
     string? Purpose = null,
     bool? Granted = null,
-    ConsentMethod? Method = null,
+    string? Method = null,
     int? PolicyVersion = null,
     DateTimeOffset? From = null,
     DateTimeOffset? To = null,
@@ -38,6 +38,7 @@ public static partial class ConsentQueryEndpoints
 {
     public const int MaxLimit = 1000;
     public const int DefaultLimit = 100;
+    private static readonly ReadOnlyMemory<byte> Newline = "\n"u8.ToArray();
 
     public static IEndpointRouteBuilder MapConsentQueryEndpoints(this IEndpointRouteBuilder routes)
     {
@@ -102,7 +103,7 @@ public static partial class ConsentQueryEndpoints
                 await foreach (var record in store.QueryConsentsAsync(siteId, filter, after, ct))
                 {
                     await JsonSerializer.SerializeAsync(body, ConsentRecordView.From(record), JsonDefaults.Options, ct);
-                    body.WriteByte((byte)'\n');
+                    await body.WriteAsync(Newline, ct);
                 }
             }, "application/x-ndjson", fileName);
         }
@@ -151,10 +152,15 @@ public static partial class ConsentQueryEndpoints
         if (q.Granted is not null && q.Purpose is null) errors.Add("granted", "Filter on 'granted' together with a 'purpose'.");
         if (q.SubjectId is not null && !SubjectIds.IsValid(q.SubjectId)) errors.Add("subjectId", SubjectIds.Rule);
         if (q.PolicyVersion is < 1) errors.Add("policyVersion", "A version number from 1.");
+        var method = JsonDefaults.TryParse<ConsentMethod>(q.Method);
+        if (q.Method is not null && method is null)
+        {
+            errors.Add("method", $"One of {string.Join(", ", Enum.GetValues<ConsentMethod>().Select(m => JsonDefaults.Name(m)))}.");
+        }
         if (q.From is { } from && q.To is { } to && from >= to) errors.Add("to", "Must be later than 'from'.");
         var after = q.Cursor is null ? 0 : DecodeCursor(q.Cursor) ?? -1;
         if (after < 0) errors.Add("cursor", "Not a cursor this API returned.");
-        return (new ConsentFilter(q.SubjectId, q.Purpose, q.Granted, q.Method, q.PolicyVersion, q.From, q.To), after, errors);
+        return (new ConsentFilter(q.SubjectId, q.Purpose, q.Granted, method, q.PolicyVersion, q.From, q.To), after, errors);
     }
 
     // A cursor is the last ledger position returned: positions only grow in commit order, so paging

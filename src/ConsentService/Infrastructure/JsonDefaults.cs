@@ -30,4 +30,8 @@ public static class JsonDefaults
 
     public static TEnum Parse<TEnum>(string name) where TEnum : struct, Enum =>
         Enum.Parse<TEnum>(name.Replace("_", "", StringComparison.Ordinal), ignoreCase: true);
+
+    /// <summary>The enum value whose wire name is exactly <paramref name="name"/>, else null (for query strings).</summary>
+    public static TEnum? TryParse<TEnum>(string? name) where TEnum : struct, Enum =>
+        Enum.GetValues<TEnum>().Cast<TEnum?>().FirstOrDefault(v => Name(v!.Value) == name);
 }

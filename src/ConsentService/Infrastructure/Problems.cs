@@ -104,7 +104,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } bad when BindFailure().Match(bad.Message) is { Success: true } m
                 => new HttpValidationProblemDetails(new Dictionary<string, string[]>
                 {
-                    [System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(m.Groups["name"].Value)] = [$"'{m.Groups["value"].Value}' is not a valid {m.Groups["type"].Value.TrimEnd('?')}."],
+                    [System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(m.Groups["name"].Value)] = [$"'{m.Groups["value"].Value}' is not a valid {FriendlyType(m.Groups["type"].Value)}."],
                 })
                 {
                     Status = StatusCodes.Status400BadRequest,
@@ -185,6 +185,19 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         }
         var end = message.IndexOf(" Path:", StringComparison.Ordinal);
         return end > 0 ? message[..end] : message;
+    }
+
+    /// <summary>"Nullable&lt;Int32&gt;" or "int?" → "int"; "DateTimeOffset?" → "date and time (ISO 8601)".</summary>
+    private static string FriendlyType(string type)
+    {
+        var bare = type.Replace("Nullable<", "", StringComparison.Ordinal).TrimEnd('>', '?');
+        return bare switch
+        {
+            "int" or "Int32" or "long" or "Int64" => "integer",
+            "bool" or "Boolean" => "boolean (true or false)",
+            "DateTimeOffset" or "DateTime" => "date and time (ISO 8601)",
+            _ => "value",
+        };
     }
 
     [System.Text.RegularExpressions.GeneratedRegex("^Failed to bind parameter \"(?<type>[^\"]*) (?<name>\\w+)\" from \"(?<value>[^\"]*)\"")]

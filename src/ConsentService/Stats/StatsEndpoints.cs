@@ -31,15 +31,19 @@ public static class StatsEndpoints
     }
 
     private static async Task<Results<Ok<ConsentStats>, ValidationProblem>> Stats(
-        string siteId, DateTimeOffset? from, DateTimeOffset? to, StatsGrouping? groupBy, IConsentStore store, TimeProvider time, CancellationToken ct)
+        string siteId, DateTimeOffset? from, DateTimeOffset? to, string? groupBy, IConsentStore store, TimeProvider time, CancellationToken ct)
     {
+        if (groupBy is not null && JsonDefaults.TryParse<StatsGrouping>(groupBy.Replace("policyVersion", "policy_version", StringComparison.Ordinal)) is null)
+        {
+            return Problems.Validation("groupBy", "'day' or 'policyVersion'.");
+        }
         var end = to ?? time.Now();
         var start = from ?? end.AddDays(-30);
         if (start >= end)
         {
             return Problems.Validation("to", "Must be later than 'from'.");
         }
-        var grouping = groupBy ?? StatsGrouping.Day;
+        var grouping = groupBy == "policyVersion" ? StatsGrouping.PolicyVersion : StatsGrouping.Day;
         var groups = new SortedDictionary<string, Tally>(StringComparer.Ordinal);
         var total = new Tally();
         await foreach (var record in store.QueryConsentsAsync(siteId, new ConsentFilter(From: start, To: end), 0, ct))
