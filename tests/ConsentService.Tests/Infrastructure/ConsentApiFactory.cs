@@ -67,6 +67,17 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
+    /// <summary>Writes to the database behind the service's back: how tests tamper with the ledger.</summary>
+    public async Task<int> ExecuteSqlAsync(string sql, params (string Name, object? Value)[] parameters)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False;Default Timeout=30");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return await command.ExecuteNonQueryAsync();
+    }
+
     public IConsentStore Store => Services.GetRequiredService<IConsentStore>();
 
     protected override void Dispose(bool disposing)
