@@ -7,15 +7,14 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ConsentService.Stats;
 
-public enum StatsGrouping { Day, PolicyVersion }
-
 /// <summary>For one purpose: how many subjects' latest decision in the group granted or refused it.</summary>
 public sealed record PurposeStats(long Granted, long Refused, double? OptInRate);
 
 /// <summary>One group (a UTC day or a policy version); <see cref="Methods"/> counts every record, the purposes count subjects.</summary>
 public sealed record StatsGroup(string Key, long Records, long Subjects, IReadOnlyDictionary<string, long> Methods, IReadOnlyDictionary<string, PurposeStats> Purposes);
 
-public sealed record ConsentStats(DateTimeOffset From, DateTimeOffset To, StatsGrouping GroupBy, IReadOnlyList<StatsGroup> Groups, StatsGroup Total);
+/// <summary><see cref="GroupBy"/>: "day" (UTC) or "policyVersion".</summary>
+public sealed record ConsentStats(DateTimeOffset From, DateTimeOffset To, string GroupBy, IReadOnlyList<StatsGroup> Groups, StatsGroup Total);
 
 /// <summary>Opt-in rates and the method mix, from the ledger (streamed: memory grows with subjects, not records).</summary>
 public static class StatsEndpoints
@@ -33,7 +32,9 @@ public static class StatsEndpoints
     private static async Task<Results<Ok<ConsentStats>, ValidationProblem>> Stats(
         string siteId, DateTimeOffset? from, DateTimeOffset? to, string? groupBy, IConsentStore store, TimeProvider time, CancellationToken ct)
     {
-        if (groupBy is not null && JsonDefaults.TryParse<StatsGrouping>(groupBy.Replace("policyVersion", "policy_version", StringComparison.Ordinal)) is null)
+        groupBy ??= "day";
+        var byDay = groupBy == "day";
+        if (!byDay && groupBy != "policyVersion")
         {
             return Problems.Validation("groupBy", "'day' or 'policyVersion'.");
         }
@@ -43,19 +44,18 @@ public static class StatsEndpoints
         {
             return Problems.Validation("to", "Must be later than 'from'.");
         }
-        var grouping = groupBy == "policyVersion" ? StatsGrouping.PolicyVersion : StatsGrouping.Day;
         var groups = new SortedDictionary<string, Tally>(StringComparer.Ordinal);
         var total = new Tally();
         await foreach (var record in store.QueryConsentsAsync(siteId, new ConsentFilter(From: start, To: end), 0, ct))
         {
-            var key = grouping == StatsGrouping.Day
+            var key = byDay
                 ? record.RecordedAt.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)
                 : record.PolicyVersion.ToString("D6", CultureInfo.InvariantCulture); // sorts numerically
             (groups.TryGetValue(key, out var tally) ? tally : groups[key] = new Tally()).Add(record);
             total.Add(record);
         }
-        return TypedResults.Ok(new ConsentStats(start, end, grouping,
-            [.. groups.Select(g => g.Value.ToGroup(grouping == StatsGrouping.Day ? g.Key : int.Parse(g.Key, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture)))],
+        return TypedResults.Ok(new ConsentStats(start, end, groupBy,
+            [.. groups.Select(g => g.Value.ToGroup(byDay ? g.Key : int.Parse(g.Key, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture)))],
             total.ToGroup("total")));
     }
 
