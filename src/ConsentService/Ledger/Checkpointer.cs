@@ -19,12 +19,20 @@ public sealed class Checkpointer(IConsentStore store, ProofSigner signer, TimePr
     public async Task<Checkpoint?> SealAsync(string siteId, CancellationToken ct)
     {
         var checkpoints = await store.ListCheckpointsAsync(siteId, ct);
+        var sealedSize = checkpoints is [.., var last] ? last.TreeSize : 0;
+        await using (var newer = store.QueryConsentsAsync(siteId, new ConsentFilter(), sealedSize, ct).GetAsyncEnumerator(ct))
+        {
+            if (!await newer.MoveNextAsync())
+            {
+                return null; // nothing since the last checkpoint: one index lookup, not a pass over the ledger
+            }
+        }
         var tree = new MerkleTree.Accumulator();
         await foreach (var hash in LeafHashesAsync(siteId, long.MaxValue, ct))
         {
             tree.Append(hash);
         }
-        if (tree.Size == 0 || (checkpoints is [.., var latest] && latest.TreeSize >= tree.Size))
+        if (tree.Size <= sealedSize)
         {
             return null;
         }
@@ -86,27 +94,14 @@ public sealed partial class CheckpointJob(
     IConsentStore store, Checkpointer checkpointer, TimeProvider time, Microsoft.Extensions.Options.IOptions<LedgerOptions> options,
     ILogger<CheckpointJob> logger) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.CheckpointInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        SiteJobs.RunEveryAsync(options.Value.CheckpointInterval, time, store, async (siteId, ct) =>
         {
-            foreach (var siteId in await store.ListSiteIdsAsync(stoppingToken))
+            if (await checkpointer.SealAsync(siteId, ct) is { } sealedHead)
             {
-                try
-                {
-                    if (await checkpointer.SealAsync(siteId, stoppingToken) is { } sealedHead)
-                    {
-                        LogSealed(siteId, sealedHead.TreeSize);
-                    }
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    LogFailed(e, siteId);
-                }
+                LogSealed(siteId, sealedHead.TreeSize);
             }
-        }
-    }
+        }, LogFailed, stoppingToken);
 
     [LoggerMessage(LogLevel.Information, "Sealed site {SiteId} at tree size {TreeSize}")]
     private partial void LogSealed(string siteId, long treeSize);

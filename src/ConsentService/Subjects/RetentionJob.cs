@@ -22,24 +22,8 @@ public sealed partial class RetentionJob(
     IConsentStore store, SiteDirectory sites, ConsentLedger ledger, TimeProvider time, IOptions<RetentionOptions> options,
     ILogger<RetentionJob> logger) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.Interval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            foreach (var siteId in await store.ListSiteIdsAsync(stoppingToken))
-            {
-                try
-                {
-                    await ShredExpiredAsync(siteId, stoppingToken);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    LogFailed(e, siteId);
-                }
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        SiteJobs.RunEveryAsync(options.Value.Interval, time, store, ShredExpiredAsync, LogFailed, stoppingToken);
 
     private async Task ShredExpiredAsync(string siteId, CancellationToken ct)
     {
