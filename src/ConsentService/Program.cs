@@ -1,3 +1,4 @@
+using ConsentService.Audit;
 using ConsentService.Caching;
 using ConsentService.Consents;
 using ConsentService.Demo;
@@ -12,6 +13,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddConsentApi();
 builder.AddConsentStorage();
 builder.AddConsentCache();
+builder.AddAuditLog();
 if (!OpenApiSetup.IsGeneratingDocument)
 {
     builder.Services.AddSingleton<IPostConfigureOptions<AdminOptions>, DevelopmentOperatorKey>();
@@ -22,6 +24,7 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseAuditLog(); // around UseKeyAuthorization, so the 403s and 404s it answers are recorded too
 app.UseKeyAuthorization();
 app.UseBodySizeLimits();
 
@@ -35,6 +38,7 @@ app.MapHealthEndpoints();
 app.MapSiteEndpoints();
 app.MapPolicyEndpoints();
 app.MapConsentEndpoints();
+app.MapAuditEndpoints();
 
 app.Run();
 
