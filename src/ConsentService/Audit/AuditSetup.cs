@@ -55,6 +55,7 @@ public static class AuditSetup
         if (!OpenApiSetup.IsGeneratingDocument)
         {
             services.AddHostedService<AuditStoreInitializer>();
+            services.AddHostedService<AuditRetentionJob>();
         }
         return builder;
     }
