@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using ConsentService.Tests.Infrastructure;
-using Microsoft.Extensions.Options;
 using static ConsentService.Tests.Audit.AuditApi;
 
 namespace ConsentService.Tests.Audit;
@@ -109,8 +108,10 @@ public sealed class AuditRetentionTests
     public void An_interval_out_of_range_stops_the_start(string interval)
     {
         using var factory = new ConsentApiFactory { Settings = new Dictionary<string, string> { ["Audit:RetentionInterval"] = interval } };
+        // A validation failure or, for text that is no time span, a binding failure; either way the app does not start.
         var error = Record.Exception(() => factory.CreateClient());
-        Assert.True(error is OptionsValidationException or InvalidOperationException, error?.ToString());
-        Assert.Contains("RetentionInterval", error!.ToString());
+        Assert.NotNull(error);
+        Assert.Contains("Audit", error.ToString());
+        Assert.Contains("RetentionInterval", error.ToString());
     }
 }
