@@ -1,3 +1,4 @@
+using ConsentService.Audit;
 using ConsentService.Caching;
 using ConsentService.Consents;
 using ConsentService.Demo;
@@ -21,6 +22,7 @@ if (!OpenApiSetup.IsGeneratingDocument)
     builder.Services.AddSingleton<IPostConfigureOptions<AdminOptions>, DevelopmentOperatorKey>();
     builder.Services.AddHostedService<StartupTasks>(); // first: the jobs below need the store ready
 }
+builder.AddAuditLog();
 builder.AddLedgerProofs();
 builder.AddRetention();
 
@@ -28,6 +30,7 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseAuditLog(); // around UseKeyAuthorization, so the 403s and 404s it answers are recorded too
 app.UseKeyAuthorization();
 app.UseBodySizeLimits();
 
@@ -47,6 +50,7 @@ app.MapLedgerEndpoints();
 app.MapStatsEndpoints();
 app.MapSnippetEndpoints();
 app.MapDemoPage();
+app.MapAuditEndpoints();
 
 app.Run();
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ConsentService.Audit;
 using ConsentService.Infrastructure;
 using ConsentService.Ledger;
 using ConsentService.Policies;
@@ -37,7 +38,9 @@ public static partial class ConsentEndpoints
         site.MapGet("/subjects/{subjectId}/consent", Check)
             .WithName("CheckConsent")
             .WithSummary("Current consent of a subject, or of one purpose with ?purpose=")
-            .RequireSiteRole(SiteRole.Check);
+            .RequireSiteRole(SiteRole.Check)
+            // Not audited: the per-page-view hot path, and it answers nothing personal beyond the id the caller sent.
+            .WithoutAudit();
 
         site.MapGet("/subjects/{subjectId}/history", History)
             .WithName("GetSubjectHistory")

@@ -1,3 +1,4 @@
+using ConsentService.Audit;
 using ConsentService.Sites;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -31,13 +32,17 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
         }
         if (IsOperator(token))
         {
-            return await sites.GetAsync(siteId, ct) is null ? Problems.SiteNotFound(siteId) : null;
+            if (await sites.GetAsync(siteId, ct) is null) return Problems.SiteNotFound(siteId);
+            request.HttpContext.Features.Set(new AuthenticatedKey(null, AuditRoles.Operator, siteId));
+            return null;
         }
         var key = await sites.FindKeyAsync(token, ct);
         if (key is null)
         {
             return Unauthorized(request, "The API key is unknown or revoked.");
         }
+        // From here on the caller is known: its 404s and 403s go to the audit log of its own site.
+        request.HttpContext.Features.Set(new AuthenticatedKey(key.Id, JsonDefaults.Name(key.Role), key.SiteId));
         if (!string.Equals(key.SiteId, siteId, StringComparison.Ordinal))
         {
             return Problems.SiteNotFound(siteId);
@@ -49,10 +54,16 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
         return null;
     }
 
-    public ProblemHttpResult? AuthorizeOperator(HttpRequest request) =>
-        IsOperator(BearerToken(request))
-            ? null
-            : Unauthorized(request, "Send the operator key (configuration 'Admin:ApiKey') as 'Authorization: Bearer <key>'.");
+    public ProblemHttpResult? AuthorizeOperator(HttpRequest request)
+    {
+        if (!IsOperator(BearerToken(request)))
+        {
+            return Unauthorized(request, "Send the operator key (configuration 'Admin:ApiKey') as 'Authorization: Bearer <key>'.");
+        }
+        // No site yet: the audit log takes the one the response creates.
+        request.HttpContext.Features.Set(new AuthenticatedKey(null, AuditRoles.Operator, null));
+        return null;
+    }
 
     /// <summary>A 401 names the scheme to use (RFC 9110 §11.6.1).</summary>
     private static ProblemHttpResult Unauthorized(HttpRequest request, string detail)

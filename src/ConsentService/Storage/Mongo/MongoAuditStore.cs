@@ -1,0 +1,64 @@
+using System.Runtime.CompilerServices;
+using ConsentService.Audit;
+using MongoDB.Bson;
+using MongoDB.Driver;
+using Q = ConsentService.Storage.Mongo.MongoAuditSchema;
+
+namespace ConsentService.Storage.Mongo;
+
+/// <summary>
+/// The audit log on MongoDB: collection <c>auditEvents</c>, written with the database's <c>w: majority</c>.
+/// Inserts only; events are never replaced or updated, retention deletes whole events.
+/// </summary>
+public sealed class MongoAuditStore(IMongoDatabase database, int exportBatchSize = 500) : IAuditStore
+{
+    private IMongoCollection<BsonDocument> Events => database.GetCollection<BsonDocument>(Q.Collection);
+
+    /// <summary>The collection's index is the one <see cref="MongoSchema"/> declares; creating it again is a no-op.</summary>
+    public Task InitializeAsync(CancellationToken ct) =>
+        Events.Indexes.CreateManyAsync(MongoSchema.Indexes[MongoSchema.AuditEvents], ct);
+
+    public async Task<bool> PingAsync(CancellationToken ct)
+    {
+        var reply = await database.RunCommandAsync<BsonDocument>(new BsonDocument("ping", 1), cancellationToken: ct);
+        return reply.GetValue("ok", 0).ToDouble() >= 1;
+    }
+
+    public Task AppendAsync(AuditEvent auditEvent, CancellationToken ct) =>
+        Events.InsertOneAsync(Q.ToBson(auditEvent), cancellationToken: ct);
+
+    public async Task<AuditPage> QueryAsync(string siteId, AuditFilter filter, AuditPosition? after, int limit, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var query = Q.Events(siteId, filter, after);
+        var documents = await Events.Find(query.Filter).Sort(query.Sort).Limit(limit + 1).ToListAsync(ct);
+        var items = documents.Take(limit).Select(Q.ToAuditEvent).ToList();
+        var next = documents.Count > limit ? new AuditPosition(0, items[^1].At, items[^1].Id) : null;
+        return new AuditPage(items, next);
+    }
+
+    public async IAsyncEnumerable<AuditEvent> ExportAsync(string siteId, AuditFilter filter, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var query = Q.Events(siteId, filter, after: null);
+        using var cursor = await Events.Find(query.Filter, new FindOptions { BatchSize = exportBatchSize }).Sort(query.Sort).ToCursorAsync(ct);
+        while (await cursor.MoveNextAsync(ct))
+        {
+            foreach (var document in cursor.Current)
+            {
+                yield return Q.ToAuditEvent(document);
+            }
+        }
+    }
+
+    public async Task<long> DeleteOlderThanAsync(string siteId, DateTimeOffset cutoff, CancellationToken ct)
+    {
+        var expired = Q.Expired(siteId, cutoff);
+        return (await Events.DeleteManyAsync(expired.Filter, ct)).DeletedCount;
+    }
+
+    public async Task<IReadOnlyList<string>> ListSiteIdsAsync(CancellationToken ct)
+    {
+        using var cursor = await Events.DistinctAsync<string>("siteId", FilterDefinition<BsonDocument>.Empty, cancellationToken: ct);
+        return (await cursor.ToListAsync(ct)).Order(StringComparer.Ordinal).ToList();
+    }
+}
