@@ -16,6 +16,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddConsentApi();
 builder.AddConsentStorage();
 builder.AddConsentCache();
+builder.AddConsentRateLimits();
 if (!OpenApiSetup.IsGeneratingDocument)
 {
     builder.Services.AddSingleton<IPostConfigureOptions<AdminOptions>, DevelopmentOperatorKey>();
@@ -28,6 +29,7 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRateLimiter();
 app.UseKeyAuthorization();
 app.UseBodySizeLimits();
 
