@@ -29,6 +29,7 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseSecurityHeaders();
 app.UseRateLimiter();
 app.UseKeyAuthorization();
 app.UseBodySizeLimits();
