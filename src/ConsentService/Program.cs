@@ -17,6 +17,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddConsentApi();
 builder.AddConsentStorage();
 builder.AddConsentCache();
+builder.AddConsentRateLimits();
 if (!OpenApiSetup.IsGeneratingDocument)
 {
     builder.Services.AddSingleton<IPostConfigureOptions<AdminOptions>, DevelopmentOperatorKey>();
@@ -30,6 +31,8 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseSecurityHeaders();
+app.UseRateLimiter();
 app.UseAuditLog(); // around UseKeyAuthorization, so the 403s and 404s it answers are recorded too
 app.UseKeyAuthorization();
 app.UseBodySizeLimits();

@@ -532,10 +532,21 @@ test('the JS API: ready, get, has, onChange, set, rejectAll, withdraw, show, and
   await ctx.close();
 });
 
-test('the demo page at / gates its fake analytics until consent', async () => {
+/** Content-Security-Policy violations the page reports, and console errors (where Chromium logs refusals). */
+function cspViolations(p) {
+  const seen = [];
+  p.on('console', (m) => m.type() == 'error' && seen.push(m.text()));
+  p.on('pageerror', (e) => seen.push(e.message));
+  return seen;
+}
+
+test('the demo page at / gates its fake analytics until consent, under its strict CSP', async () => {
   const { ctx } = await context(browser, { trackers });
   const p = await ctx.newPage();
-  await p.goto(service.url + '/');
+  const violations = cspViolations(p);
+  await p.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI)));
+  const response = await p.goto(service.url + '/');
+  assert.match(response.headers()['content-security-policy'], /script-src 'self' 'sha256-/);
   await banner(p).waitFor();
   await settle(p);
   assert.match(await p.locator('#analytics-status').textContent(), /not loaded/);
@@ -544,5 +555,23 @@ test('the demo page at / gates its fake analytics until consent', async () => {
   await delivered(p, 'demo');
   const records = await client.history('demo', await subject(p));
   assert.equal(records[0].method, 'accept_all');
+  // The banner's <style>, the snippet, the page's own script and the gated one all ran: nothing was refused.
+  assert.equal(await p.evaluate(() => getComputedStyle(document.querySelector('#analytics-status')).fontWeight), '600');
+  assert.deepEqual(violations, []);
+  await ctx.close();
+});
+
+test('the API docs at /swagger render under their CSP', async () => {
+  const { ctx } = await context(browser, { trackers });
+  const p = await ctx.newPage();
+  const violations = cspViolations(p);
+  await p.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI)));
+  const response = await p.goto(service.url + '/swagger/index.html');
+  assert.match(response.headers()['content-security-policy'], /script-src 'self';/);
+  // Rendered by swagger-ui's bundle from /openapi/v1.json: scripts and the fetch both allowed.
+  await p.locator('.opblock-summary-path', { hasText: '/v1/sites/{siteId}/consents' }).first().waitFor();
+  await p.locator('.opblock-summary').first().click();
+  await settle(p);
+  assert.deepEqual(violations, []);
   await ctx.close();
 });

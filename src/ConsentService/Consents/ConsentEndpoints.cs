@@ -26,9 +26,10 @@ public static partial class ConsentEndpoints
             .WithDescription("Public (no secret): takes application/json or text/plain JSON. Without a key, subjectId is absent or a random 'sub_' id; " +
                 "a site back end with an admin key may write its own user ids and method 'api'. Honours the Idempotency-Key header " +
                 "(or the idempotencyKey body field, for browsers posting without a preflight). " +
-                "CORS: pages of the site's allowed origins may read the answer.")
+                "Browsers: only pages of the site's allowed origins (or the service's own) may post (403 otherwise) and read the answer.")
             .Accepts<RecordConsentRequest>("application/json", "text/plain")
             .WithMetadata(new BodySizeLimit(MaxBodyBytes))
+            .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)

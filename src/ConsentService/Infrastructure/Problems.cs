@@ -19,6 +19,7 @@ public static class ProblemTypes
     public const string PayloadTooLarge = Prefix + "payload-too-large";
     public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
     public const string IdempotencyConflict = Prefix + "idempotency-conflict";
+    public const string RateLimited = Prefix + "rate-limited";
     public const string Internal = Prefix + "internal";
 
     public static string ForStatus(int status) => status switch
@@ -30,6 +31,7 @@ public static class ProblemTypes
         StatusCodes.Status405MethodNotAllowed => MethodNotAllowed,
         StatusCodes.Status413PayloadTooLarge => PayloadTooLarge,
         StatusCodes.Status415UnsupportedMediaType => UnsupportedMediaType,
+        StatusCodes.Status429TooManyRequests => RateLimited,
         _ when status >= 500 => Internal,
         _ => "about:blank",
     };

@@ -1,27 +1,42 @@
+using ConsentService.Infrastructure;
 using ConsentService.Sites;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ConsentService.Snippet;
 
 /// <summary>
-/// CORS for the snippet's <c>POST …/consents</c>: the browser may read the answer (and so knows
-/// whether to retry) when the page's origin is one of the site's allowed origins or the service's
-/// own (the demo page). Other origins are not refused here: the request is still recorded, the
-/// page just cannot read the answer.
+/// CORS and the origin check for the snippet's <c>POST …/consents</c>: a browser request (one with
+/// an <c>Origin</c> header) is taken only from the site's allowed origins or the service's own (the
+/// demo page), and only those may read the answer. A page elsewhere gets a 403 and records nothing,
+/// so no other site can write decisions into this one's ledger from its visitors' browsers.
+/// Requests without <c>Origin</c> come from servers, not pages, and go on as before.
 /// </summary>
 public static class SnippetCors
 {
-    /// <summary>Adds the CORS answer headers to every response of the endpoint, problems included.</summary>
+    /// <summary>Refuses foreign origins and adds the CORS answer headers to every other response, problems included.</summary>
     public static RouteHandlerBuilder WithSnippetCors(this RouteHandlerBuilder builder) =>
         builder.AddEndpointFilter(async (context, next) =>
         {
             var http = context.HttpContext;
             if (http.GetRouteValue("siteId") is string siteId
-                && await http.RequestServices.GetRequiredService<SiteDirectory>().GetAsync(siteId, http.RequestAborted) is { } site)
+                && await http.RequestServices.GetRequiredService<SiteDirectory>().GetAsync(siteId, http.RequestAborted) is { } site
+                && !Allow(http, site)
+                && http.Request.Headers.Origin.Count > 0)
             {
-                Allow(http, site);
+                return ForeignOrigin(http.Request.Headers.Origin.ToString(), siteId);
             }
             return await next(context);
         });
+
+    private static ProblemHttpResult ForeignOrigin(string origin, string siteId)
+    {
+        // Echoed so the site owner sees what to add; cut, as it is whatever the client sent.
+        var shown = origin.Length > 200 ? origin[..200] + "…" : origin;
+        return TypedResults.Problem(
+            $"Origin '{shown}' is not one of the allowed origins of site '{siteId}'; an admin adds it to the site's allowedOrigins.",
+            statusCode: StatusCodes.Status403Forbidden, title: "Origin not allowed.", type: ProblemTypes.Forbidden,
+            extensions: new Dictionary<string, object?> { ["origin"] = shown });
+    }
 
     /// <summary>Sets <c>Access-Control-Allow-Origin</c> when the request's origin may read the answer; true if so.</summary>
     public static bool Allow(HttpContext http, Site site)

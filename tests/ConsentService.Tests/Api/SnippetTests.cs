@@ -376,16 +376,72 @@ public sealed class SnippetTests(ConsentApiFactory factory, ITestOutputHelper ou
 
     [Theory]
     [InlineData("https://evil.example")]
-    [InlineData("null")]
-    [InlineData(null)]
-    public async Task Other_origins_are_recorded_but_get_no_cors_answer(string? origin)
+    [InlineData("https://shop.example.evil.example")]
+    [InlineData("http://shop.example")] // another scheme is another origin
+    [InlineData("null")] // sandboxed frames and file: pages
+    public async Task A_post_from_any_other_origin_is_refused_and_writes_nothing(string origin)
     {
         var site = await factory.CreateSiteAsync();
         using var client = factory.CreateClient();
         var response = await client.SendAsync(Post(site.Id, origin));
+        var problem = await AssertProblemAsync(response, HttpStatusCode.Forbidden, "forbidden");
+        Assert.Contains($"'{origin}'", problem["detail"]!.GetValue<string>());
+        Assert.Equal(origin, problem["origin"]!.GetValue<string>());
+        Assert.Null(AllowOrigin(response));
+        Assert.Contains("Origin", response.Headers.Vary);
+        Assert.Equal(0, await factory.CountRowsAsync("consents", site.Id));
+    }
+
+    [Fact]
+    public async Task A_site_back_end_with_its_key_is_held_to_the_origin_rule_only_when_it_sends_an_origin()
+    {
+        var site = await factory.CreateSiteAsync();
+        using var backEnd = factory.ClientWithKey(site.AdminKey);
+        var body = """{"subjectId":"user:1","policyVersion":1,"method":"api"}""";
+        Assert.Equal(HttpStatusCode.Created, (await backEnd.SendAsync(Post(site.Id, null, body))).StatusCode);
+        await AssertProblemAsync(await backEnd.SendAsync(Post(site.Id, "https://evil.example", body)), HttpStatusCode.Forbidden, "forbidden");
+        Assert.Equal(1, await factory.CountRowsAsync("consents", site.Id));
+    }
+
+    [Fact]
+    public async Task A_post_without_an_origin_is_a_server_to_server_call_and_is_recorded_without_cors_headers()
+    {
+        var site = await factory.CreateSiteAsync();
+        using var client = factory.CreateClient();
+        var response = await client.SendAsync(Post(site.Id, null));
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Null(AllowOrigin(response));
         Assert.Contains("Origin", response.Headers.Vary);
+    }
+
+    [Fact]
+    public async Task Consent_js_and_the_config_are_served_to_pages_of_any_origin()
+    {
+        var site = await factory.CreateSiteAsync();
+        using var client = factory.CreateClient();
+        foreach (var path in new[] { "consent.js", "config" })
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/sites/{site.Id}/{path}");
+            request.Headers.Add("Origin", "https://elsewhere.example");
+            Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(request)).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Adding_an_origin_to_the_site_lets_its_pages_post()
+    {
+        var site = await factory.CreateSiteAsync();
+        using var client = factory.CreateClient();
+        await AssertProblemAsync(await client.SendAsync(Post(site.Id, "https://blog.example")), HttpStatusCode.Forbidden, "forbidden");
+        using var admin = factory.ClientWithKey(site.AdminKey);
+        var patch = new HttpRequestMessage(HttpMethod.Patch, $"/v1/sites/{site.Id}")
+        {
+            Content = new StringContent("""{"allowedOrigins":["https://shop.example","https://blog.example"]}""", Encoding.UTF8, "application/json"),
+        };
+        Assert.Equal(HttpStatusCode.OK, (await admin.SendAsync(patch)).StatusCode);
+        var response = await client.SendAsync(Post(site.Id, "https://blog.example"));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("https://blog.example", AllowOrigin(response));
     }
 
     [Fact]

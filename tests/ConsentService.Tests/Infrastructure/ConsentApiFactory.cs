@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using ConsentService.Storage;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Data.Sqlite;
@@ -22,6 +23,14 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
     /// <summary>More configuration, e.g. <c>ConnectionStrings:Redis</c>.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Takes the client address from the <see cref="ClientAddressHeader"/> request header: the test server
+    /// has no network peer, and rate limits are counted per address.
+    /// </summary>
+    public bool ClientAddressFromHeader { get; init; }
+
+    public const string ClientAddressHeader = "X-Test-Client-Address";
+
     public static string NewDataDirectory() => Path.Combine(Path.GetTempPath(), "consent-tests", Guid.NewGuid().ToString("N"));
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 25, 9, 0, 0, TimeSpan.Zero));
@@ -38,7 +47,11 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
         {
             builder.UseSetting(key, value);
         }
-        builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time)));
+        builder.ConfigureServices(services =>
+        {
+            services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time));
+            if (ClientAddressFromHeader) services.AddSingleton<IStartupFilter, ClientAddressFromHeaderFilter>();
+        });
     }
 
     /// <summary>A client that sends the operator key.</summary>
@@ -76,6 +89,22 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
         command.CommandText = sql;
         foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
         return await command.ExecuteNonQueryAsync();
+    }
+
+    private sealed class ClientAddressFromHeaderFilter : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, nextMiddleware) =>
+            {
+                if (System.Net.IPAddress.TryParse(context.Request.Headers[ClientAddressHeader].ToString(), out var address))
+                {
+                    context.Connection.RemoteIpAddress = address;
+                }
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
     }
 
     public IConsentStore Store => Services.GetRequiredService<IConsentStore>();
