@@ -38,7 +38,6 @@ public static partial class ConsentQueryEndpoints
 {
     public const int MaxLimit = 1000;
     public const int DefaultLimit = 100;
-    private static readonly ReadOnlyMemory<byte> Newline = "\n"u8.ToArray();
 
     public static IEndpointRouteBuilder MapConsentQueryEndpoints(this IEndpointRouteBuilder routes)
     {
@@ -53,7 +52,6 @@ public static partial class ConsentQueryEndpoints
             .WithName("ExportConsents")
             .WithSummary("The same filters, streamed as CSV or NDJSON (format=csv|ndjson)")
             .Produces(StatusCodes.Status200OK, contentType: "text/csv")
-            .Produces(StatusCodes.Status200OK, contentType: "application/x-ndjson")
             .RequireSiteRole(SiteRole.Legal);
 
         consents.MapGet("/{recordId}", Get)
@@ -87,7 +85,7 @@ public static partial class ConsentQueryEndpoints
         return TypedResults.Ok(new ConsentPage(items, more ? EncodeCursor(items[^1].Position) : null));
     }
 
-    private static async Task<Results<PushStreamHttpResult, ValidationProblem>> Export(
+    private static async Task<Results<PushStreamHttpResult, NdjsonFile<ConsentRecordView>, ValidationProblem>> Export(
         string siteId, [AsParameters] ConsentQuery query, IConsentStore store, PolicyCatalog policies, TimeProvider time, CancellationToken ct)
     {
         var (filter, after, errors) = Parse(query);
@@ -98,14 +96,7 @@ public static partial class ConsentQueryEndpoints
         var fileName = $"consents-{siteId}-{time.Now():yyyyMMdd'T'HHmmss'Z'}.{query.Format}";
         if (query.Format == "ndjson")
         {
-            return TypedResults.Stream(async body =>
-            {
-                await foreach (var record in store.QueryConsentsAsync(siteId, filter, after, ct))
-                {
-                    await JsonSerializer.SerializeAsync(body, ConsentRecordView.From(record), JsonDefaults.Options, ct);
-                    await body.WriteAsync(Newline, ct);
-                }
-            }, "application/x-ndjson", fileName);
+            return new NdjsonFile<ConsentRecordView>(store.QueryConsentsAsync(siteId, filter, after, ct).Select(ConsentRecordView.From), fileName);
         }
         // One column per purpose any version of the policy has had, so every row lines up.
         var purposes = (await policies.ListAsync(siteId, ct)).SelectMany(p => p.Content.Purposes).Select(p => p.Id).Distinct().ToList();

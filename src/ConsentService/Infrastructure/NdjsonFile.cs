@@ -1,10 +1,9 @@
 using System.Reflection;
 using System.Text.Json;
-using ConsentService.Infrastructure;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Net.Http.Headers;
 
-namespace ConsentService.Audit;
+namespace ConsentService.Infrastructure;
 
 /// <summary>
 /// A download of newline-delimited JSON (one object per line), written as the items arrive, so memory
