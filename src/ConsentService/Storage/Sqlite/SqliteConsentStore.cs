@@ -450,26 +450,38 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     /// only after its own change is durable. Each write runs in its own savepoint: one that fails is rolled
     /// back alone and fails alone.
     /// </summary>
-    private async Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> work, CancellationToken ct)
+    private Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> work, CancellationToken ct)
     {
         var mine = new PendingWrite(work, ct);
         _pending.Enqueue(mine);
-        while (!mine.Done.Task.IsCompleted)
+        if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
-            await _writeGate.WaitAsync(CancellationToken.None); // the write is queued: see it through
-            try
+            _ = Task.Run(DrainAsync, CancellationToken.None);
+        }
+        return mine.Done.Task;
+    }
+
+    /// <summary>The one writer loop: commits what is queued, batch after batch, until the queue is empty.</summary>
+    private async Task DrainAsync()
+    {
+        do
+        {
+            while (!_pending.IsEmpty)
             {
-                if (!mine.Done.Task.IsCompleted)
+                await _writeGate.WaitAsync(CancellationToken.None);
+                try
                 {
-                    await CommitBatchAsync(); // takes the queue in order, so mine is in this batch or an earlier one
+                    await CommitBatchAsync();
+                }
+                finally
+                {
+                    _writeGate.Release();
                 }
             }
-            finally
-            {
-                _writeGate.Release();
-            }
+            Volatile.Write(ref _draining, 0);
         }
-        await mine.Done.Task;
+        // A write queued just before the flag dropped would otherwise wait for the next writer.
+        while (!_pending.IsEmpty && Interlocked.CompareExchange(ref _draining, 1, 0) == 0);
     }
 
     private async Task CommitBatchAsync()
@@ -522,6 +534,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     }
 
     private const int MaxBatch = 256;
+    private int _draining;
     private readonly ConcurrentQueue<PendingWrite> _pending = new();
 
     private sealed record PendingWrite(Func<SqliteConnection, SqliteTransaction, Task> Work, CancellationToken Ct)
