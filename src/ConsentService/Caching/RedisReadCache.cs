@@ -75,7 +75,7 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
         return await _loads.RunAsync(slot.Key, async () =>
         {
             var value = await load(CancellationToken.None);
-            if (db is not null)
+            if (db is not null && (value is not null || slot.KeepAbsent))
             {
                 await TryStoreAsync(db, slot, value, slot.Version(value), writer: false);
             }
