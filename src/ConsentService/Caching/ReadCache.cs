@@ -5,8 +5,10 @@ namespace ConsentService.Caching;
 /// <summary>
 /// One kind of cached value: its key, and its version, which orders two values of the same key
 /// (a site's update time, a subject's record sequence). A stale value never replaces a newer one.
+/// <paramref name="KeepAbsent"/>: whether a load that finds nothing is cached as "known to be absent";
+/// false where callers choose the keys (API key lookups), so made-up keys cannot fill the cache.
 /// </summary>
-public sealed record CacheSlot<T>(string Key, Func<T?, long> Version) where T : class;
+public sealed record CacheSlot<T>(string Key, Func<T?, long> Version, bool KeepAbsent = true) where T : class;
 
 /// <summary>
 /// The read cache in front of the store. Writers store what they wrote before they answer, so the
@@ -43,7 +45,10 @@ public sealed class MemoryReadCache(IMemoryCache memory) : IReadCache
         return await _loads.RunAsync(slot.Key, async () =>
         {
             var value = await load(CancellationToken.None);
-            Put(slot.Key, value, slot.Version(value), writer: false);
+            if (value is not null || slot.KeepAbsent)
+            {
+                Put(slot.Key, value, slot.Version(value), writer: false);
+            }
             return value;
         }, ct);
     }

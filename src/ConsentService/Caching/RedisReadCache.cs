@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using ConsentService.Infrastructure;
+using Microsoft.Extensions.Caching.Memory;
 using StackExchange.Redis;
 
 namespace ConsentService.Caching;
@@ -10,7 +11,7 @@ namespace ConsentService.Caching;
 /// while it is unreachable (disconnected, or a command just failed) requests go straight to the
 /// store without waiting on a timeout, and the cache comes back by itself when Redis does.
 /// </summary>
-public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger<RedisReadCache> log) : IReadCache
+public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger<RedisReadCache> log) : IReadCache, IDisposable
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromMinutes(10);
     /// <summary>After a failed command, how long requests skip Redis before trying it again.</summary>
@@ -62,7 +63,7 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
                 var hit = await db.HashGetAsync(slot.Key, "d");
                 if (hit.HasValue)
                 {
-                    return JsonSerializer.Deserialize<T>((string)hit!, JsonDefaults.Options);
+                    return Decode<T>(slot.Key, hit);
                 }
             }
             catch (Exception e) when (IsRedisFailure(e))
@@ -74,13 +75,37 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
         return await _loads.RunAsync(slot.Key, async () =>
         {
             var value = await load(CancellationToken.None);
-            if (db is not null)
+            if (db is not null && (value is not null || slot.KeepAbsent))
             {
                 await TryStoreAsync(db, slot, value, slot.Version(value), writer: false);
             }
             return value;
         }, ct);
     }
+
+    /// <summary>
+    /// The value of a hit. Hot entries (a site, its policy versions) are read on every request: when
+    /// the bytes equal those decoded last time for the key, the object decoded then is returned
+    /// (cached values are immutable and shared, as in the in-memory cache) instead of parsing again.
+    /// </summary>
+    private T? Decode<T>(string key, RedisValue hit) where T : class
+    {
+        ReadOnlyMemory<byte> raw = hit;
+        if (_decoded.TryGetValue(key, out Decoded? known) && known is not null && raw.Span.SequenceEqual(known.Raw))
+        {
+            return (T?)known.Value;
+        }
+        var value = JsonSerializer.Deserialize<T>(raw.Span, JsonDefaults.Options);
+        _decoded.Set(key, new Decoded(raw.ToArray(), value), DecodedEntry);
+        return value;
+    }
+
+    private sealed record Decoded(byte[] Raw, object? Value);
+
+    private static readonly MemoryCacheEntryOptions DecodedEntry = new() { Size = 1, SlidingExpiration = TimeSpan.FromMinutes(1) };
+    private readonly MemoryCache _decoded = new(new MemoryCacheOptions { SizeLimit = 10_000 });
+
+    public void Dispose() => _decoded.Dispose();
 
     public async Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct, long? version = null) where T : class
     {

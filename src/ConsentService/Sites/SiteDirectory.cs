@@ -12,6 +12,12 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
     /// <summary>A site's cache entry; a later update wins.</summary>
     public static CacheSlot<Site> CacheSlot(string siteId) => new($"site:{siteId}", s => s?.UpdatedAt.ToUnixTimeMilliseconds() ?? 0);
 
+    /// <summary>
+    /// A live key's cache entry, by the hash of its secret. A revocation stores the revoked key as a
+    /// newer version before it answers, so it holds at once, like a withdrawal; unknown keys are not cached.
+    /// </summary>
+    public static CacheSlot<ApiKey> KeySlot(string keyHash) => new($"apikey:{keyHash}", k => k?.RevokedAt is null ? 0 : 1, KeepAbsent: false);
+
     public Task<Site?> GetAsync(string siteId, CancellationToken ct) =>
         cache.GetOrLoadAsync(CacheSlot(siteId), c => store.GetSiteAsync(siteId, c), ct);
 
@@ -66,14 +72,25 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
 
     public Task<IReadOnlyList<ApiKey>> ListKeysAsync(string siteId, CancellationToken ct) => store.ListApiKeysAsync(siteId, ct);
 
-    public Task<bool> RevokeKeyAsync(string siteId, string keyId, CancellationToken ct) =>
-        store.RevokeApiKeyAsync(siteId, keyId, time.Now(), ct);
+    public async Task<bool> RevokeKeyAsync(string siteId, string keyId, CancellationToken ct)
+    {
+        if (!await store.RevokeApiKeyAsync(siteId, keyId, time.Now(), ct))
+        {
+            return false;
+        }
+        if ((await store.ListApiKeysAsync(siteId, ct)).FirstOrDefault(k => k.Id == keyId) is { } revoked)
+        {
+            await cache.SetAsync(KeySlot(revoked.KeyHash), revoked, CancellationToken.None);
+        }
+        return true;
+    }
 
-    /// <summary>The live (unrevoked) key with this secret, if any. Keys are not cached: a revocation holds at once.</summary>
+    /// <summary>The live (unrevoked) key with this secret, if any; read through the cache (see <see cref="KeySlot"/>).</summary>
     public async Task<ApiKey?> FindKeyAsync(string secret, CancellationToken ct)
     {
         if (!secret.StartsWith(KeyPrefix, StringComparison.Ordinal)) return null;
-        var key = await store.FindApiKeyByHashAsync(Secrets.Sha256Hex(secret), ct);
+        var hash = Secrets.Sha256Hex(secret);
+        var key = await cache.GetOrLoadAsync(KeySlot(hash), c => store.FindApiKeyByHashAsync(hash, c), ct);
         return key is { RevokedAt: null } ? key : null;
     }
 }

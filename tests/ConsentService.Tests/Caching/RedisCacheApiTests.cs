@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using ConsentService.Infrastructure;
 using ConsentService.Tests.Infrastructure;
 using StackExchange.Redis;
 using static ConsentService.Tests.Infrastructure.Api;
@@ -83,6 +84,32 @@ public sealed class RedisCacheApiTests
         Assert.Equal(2, (await ReadArrayAsync(await anonymous.GetAsync($"/v1/sites/{site.Id}/policies"))).Count);
         using var checker = second.ClientWithKey(site.CheckKey);
         Assert.True((await ReadJsonAsync(await checker.GetAsync(CheckPath(site.Id, subject))))["needsReconsent"]!.GetValue<bool>());
+    }
+
+    [SkippableFact]
+    public async Task A_key_revoked_on_one_instance_is_refused_by_the_very_next_request_on_another()
+    {
+        Skip.If(RedisServer.Shared is null, RedisServer.SkipReason);
+        using var first = App(RedisServer.Shared!);
+        using var second = App(RedisServer.Shared!, first.DataDirectory);
+        var site = await first.CreateSiteAsync();
+        using var admin = first.ClientWithKey(site.AdminKey);
+        var issued = await ReadJsonAsync(await admin.PostAsJsonAsync($"/v1/sites/{site.Id}/keys", new { role = "check" }), HttpStatusCode.Created);
+        var secret = issued["key"]!.GetValue<string>();
+        using var checker = second.ClientWithKey(secret);
+        var check = CheckPath(site.Id, NewSubjectId());
+
+        Assert.Equal(HttpStatusCode.OK, (await checker.GetAsync(check)).StatusCode); // the live key is now cached
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared!);
+        Assert.True(await redis.GetDatabase().KeyExistsAsync($"apikey:{Secrets.Sha256Hex(secret)}"));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/v1/sites/{site.Id}/keys/{issued["id"]!.GetValue<string>()}")).StatusCode);
+        await AssertProblemAsync(await checker.GetAsync(check), HttpStatusCode.Unauthorized, "unauthorized");
+
+        // Made-up keys are looked up in the store but never cached.
+        using var stranger = second.ClientWithKey("csk_made-up-key-0123456789abcdefghijkl");
+        await AssertProblemAsync(await stranger.GetAsync(check), HttpStatusCode.Unauthorized, "unauthorized");
+        Assert.False(await redis.GetDatabase().KeyExistsAsync("apikey:" + Secrets.Sha256Hex("csk_made-up-key-0123456789abcdefghijkl")));
     }
 
     [SkippableFact]

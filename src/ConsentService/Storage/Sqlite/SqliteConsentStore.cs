@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -14,7 +15,8 @@ namespace ConsentService.Storage.Sqlite;
 /// <summary>
 /// The embedded store: one SQLite file in WAL mode. Writes go through one connection behind a gate
 /// (SQLite has one writer anyway) inside <c>BEGIN IMMEDIATE</c>, so a second process on the same
-/// file is serialised too; reads use pooled connections and never block on writes.
+/// file is serialised too, and writes that arrive together are committed together (see WriteAsync);
+/// reads use pooled connections and never block on writes.
 /// </summary>
 public sealed class SqliteConsentStore(string connectionString) : IConsentStore, IAsyncDisposable
 {
@@ -441,20 +443,103 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         CREATE INDEX IF NOT EXISTS ix_consents_recorded ON consents (site_id, recorded_at, id);
         """;
 
-    private async Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> work, CancellationToken ct)
+    /// <summary>
+    /// Runs <paramref name="work"/> in a write transaction and returns once it is committed. Writes that
+    /// queue up meanwhile share one transaction (group commit): with synchronous=FULL each commit costs a
+    /// sync to disk, so one sync for a batch multiplies write throughput, and every caller still hears back
+    /// only after its own change is durable. Each write runs in its own savepoint: one that fails is rolled
+    /// back alone and fails alone.
+    /// </summary>
+    private Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> work, CancellationToken ct)
     {
-        await _writeGate.WaitAsync(ct);
+        var mine = new PendingWrite(work, ct);
+        _pending.Enqueue(mine);
+        if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
+        {
+            _ = Task.Run(DrainAsync, CancellationToken.None);
+        }
+        return mine.Done.Task;
+    }
+
+    /// <summary>The one writer loop: commits what is queued, batch after batch, until the queue is empty.</summary>
+    private async Task DrainAsync()
+    {
+        do
+        {
+            while (!_pending.IsEmpty)
+            {
+                await _writeGate.WaitAsync(CancellationToken.None);
+                try
+                {
+                    await CommitBatchAsync();
+                }
+                finally
+                {
+                    _writeGate.Release();
+                }
+            }
+            Volatile.Write(ref _draining, 0);
+        }
+        // A write queued just before the flag dropped would otherwise wait for the next writer.
+        while (!_pending.IsEmpty && Interlocked.CompareExchange(ref _draining, 1, 0) == 0);
+    }
+
+    private async Task CommitBatchAsync()
+    {
+        var batch = new List<PendingWrite>();
+        while (batch.Count < MaxBatch && _pending.TryDequeue(out var next))
+        {
+            batch.Add(next);
+        }
+        var applied = new List<PendingWrite>(batch.Count);
         try
         {
             var writer = _writer ?? throw new InvalidOperationException("The store is not initialised.");
             await using var tx = writer.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: take the write lock first
-            await work(writer, tx);
+            foreach (var write in batch)
+            {
+                if (write.Ct.IsCancellationRequested)
+                {
+                    write.Done.TrySetCanceled(write.Ct);
+                    continue;
+                }
+                tx.Save("write");
+                try
+                {
+                    await write.Work(writer, tx);
+                    tx.Release("write");
+                    applied.Add(write);
+                }
+                catch (Exception e)
+                {
+                    tx.Rollback("write");
+                    tx.Release("write");
+                    write.Done.TrySetException(e);
+                }
+            }
             await tx.CommitAsync(CancellationToken.None);
         }
-        finally
+        catch (Exception e)
         {
-            _writeGate.Release();
+            foreach (var write in batch)
+            {
+                write.Done.TrySetException(e); // nothing of this batch is committed
+            }
+            return;
         }
+        foreach (var write in applied)
+        {
+            write.Done.TrySetResult();
+        }
+    }
+
+    private const int MaxBatch = 256;
+    private int _draining;
+    private readonly ConcurrentQueue<PendingWrite> _pending = new();
+
+    private sealed record PendingWrite(Func<SqliteConnection, SqliteTransaction, Task> Work, CancellationToken Ct)
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private async Task<SqliteConnection> OpenReadAsync(CancellationToken ct)

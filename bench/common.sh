@@ -1,0 +1,93 @@
+# Shared by bench/run and bench/export-memory: system packages, a Release build, a private
+# redis-server and the service on loopback. Source it; it sets BENCH_* variables and cleans up on exit.
+set -euo pipefail
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DEBIAN_FRONTEND=noninteractive
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+DLL="$REPO/src/ConsentService/bin/Release/net10.0/ConsentService.dll"
+OPERATOR_KEY="cso_bench-operator-key-0123456789abcdef"
+WORK=$(mktemp -d /tmp/consent-bench.XXXXXX)
+SERVICE_PID="" REDIS_PORT="" BASE=""
+
+cleanup() {
+  [ -n "$SERVICE_PID" ] && kill "$SERVICE_PID" 2>/dev/null && wait "$SERVICE_PID" 2>/dev/null
+  [ -n "$REDIS_PORT" ] && redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Installs the Debian packages whose command is missing, with one `apt-get update` first (as test.sh).
+# Usage: need_apt COMMAND:PACKAGE ...
+need_apt() {
+  local missing=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "== apt: installing ${missing[*]}"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+build_release() {
+  echo "== build: Release"
+  dotnet build "$REPO/src/ConsentService" -c Release -nologo -v quiet -p:CI=true >"$WORK/build.log" 2>&1 \
+    || { cat "$WORK/build.log"; exit 1; }
+}
+
+start_redis() {
+  REDIS_PORT=$(free_port)
+  mkdir -p "$WORK/redis"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize yes \
+    --dir "$WORK/redis" --pidfile "$WORK/redis/redis.pid" --logfile "$WORK/redis/redis.log"
+  for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "redis-server did not start"; exit 1
+}
+
+# Starts the Release build in Production on a fresh data folder (or $1), with Redis when started.
+start_service() {
+  local data=${1:-$WORK/data} port
+  port=$(free_port)
+  BASE="http://127.0.0.1:$port"
+  mkdir -p "$data"
+  (cd "$(dirname "$DLL")" && exec env ASPNETCORE_ENVIRONMENT=Production Admin__ApiKey="$OPERATOR_KEY" \
+      Storage__DataDirectory="$data" ${REDIS_PORT:+ConnectionStrings__Redis=127.0.0.1:$REDIS_PORT} \
+      Logging__LogLevel__Default=Warning \
+      dotnet "$DLL" --urls "$BASE" >"$WORK/service.log" 2>&1) &
+  SERVICE_PID=$!
+  for _ in $(seq 600); do
+    curl -fsS "$BASE/health/ready" >/dev/null 2>&1 && { echo "== service: $BASE (pid $SERVICE_PID)"; return 0; }
+    kill -0 "$SERVICE_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the service did not become ready:"; cat "$WORK/service.log"; exit 1
+}
+
+# POST/GET with a key; prints the body.
+call() { # METHOD PATH KEY [JSON]
+  curl -fsS -X "$1" "$BASE$2" -H "Authorization: Bearer $3" ${4:+-H 'Content-Type: application/json' -d "$4"}
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1"; }
+
+# A site and its keys: sets SITE, ADMIN_KEY, LEGAL_KEY, CHECK_KEY.
+create_site() {
+  local site
+  site=$(call POST /v1/sites "$OPERATOR_KEY" '{"name":"Bench shop","allowedOrigins":["https://bench.example"],"jurisdictionMode":"gdpr"}')
+  SITE=$(echo "$site" | json "['id']")
+  ADMIN_KEY=$(echo "$site" | json "['adminKey']['key']")
+  CHECK_KEY=$(call POST "/v1/sites/$SITE/keys" "$ADMIN_KEY" '{"role":"check","label":"bench"}' | json "['key']")
+  LEGAL_KEY=$(call POST "/v1/sites/$SITE/keys" "$ADMIN_KEY" '{"role":"legal","label":"bench"}' | json "['key']")
+}
+
+machine() {
+  local cpu cores ram os
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+  cores=$(nproc)
+  ram=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
+  os=$(. /etc/os-release && echo "$PRETTY_NAME")
+  echo "${cpu:-unknown CPU}, $cores cores, $ram RAM, $os ($(uname -r)), .NET $(dotnet --version) SDK / runtime $(dotnet --list-runtimes | sed -n 's/^Microsoft.AspNetCore.App \([^ ]*\).*/\1/p' | tail -n 1), $(date -u '+%Y-%m-%d %H:%M UTC')"
+}
