@@ -57,6 +57,9 @@ start_service() {
   (cd "$(dirname "$DLL")" && exec env ASPNETCORE_ENVIRONMENT=Production Admin__ApiKey="$OPERATOR_KEY" \
       Storage__DataDirectory="$data" ${REDIS_PORT:+ConnectionStrings__Redis=127.0.0.1:$REDIS_PORT} \
       Logging__LogLevel__Default=Warning \
+      RateLimits__PublicWrites__PermitLimit=100000000 RateLimits__PublicReads__PermitLimit=100000000 \
+      RateLimits__PerClient__PermitLimit=100000000 RateLimits__Checks__PermitLimit=100000000 \
+      RateLimits__Keys__PermitLimit=100000000 \
       dotnet "$DLL" --urls "$BASE" >"$WORK/service.log" 2>&1) &
   SERVICE_PID=$!
   for _ in $(seq 600); do
