@@ -203,12 +203,14 @@ public static partial class ConsentEndpoints
         {
             return Problems.Validation("subjectId", SubjectIds.Rule);
         }
-        var site = await sites.GetAsync(siteId, ct);
-        if (site is null)
+        // Three independent reads, sent together: on Redis one round trip instead of three (this is the per-page-view path).
+        var (siteRead, policiesRead, currentRead) = (sites.GetAsync(siteId, ct), policies.ListAsync(siteId, ct), ledger.CurrentAsync(siteId, subjectId, ct));
+        await Task.WhenAll(siteRead, policiesRead, currentRead);
+        if (await siteRead is not { } site)
         {
             return Problems.SiteNotFound(siteId);
         }
-        var state = ledger.Evaluate(site, await policies.ListAsync(siteId, ct), subjectId, await ledger.CurrentAsync(siteId, subjectId, ct));
+        var state = ledger.Evaluate(site, await policiesRead, subjectId, await currentRead);
         if (purpose is null)
         {
             return TypedResults.Ok(state);
