@@ -14,19 +14,7 @@ trap 'for c in "${cleanup[@]}"; do eval "$c"; done; rm -rf "$results"' EXIT
 # Adds one suite's counts to the totals.
 count() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3)); }
 
-# Installs the Debian packages whose command is missing, with one `apt-get update` first.
-# Usage: need_apt COMMAND:PACKAGE ...
-need_apt() {
-  local missing=()
-  for pair in "$@"; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
-  done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "== apt: installing ${missing[*]}"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-}
+source "scripts/need-apt.sh"
 
 echo "== setup: system packages"
 if ! need_apt redis-server:redis-server chromium:chromium; then

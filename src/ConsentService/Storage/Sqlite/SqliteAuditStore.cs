@@ -5,6 +5,7 @@ using System.Text.Json;
 using ConsentService.Audit;
 using ConsentService.Infrastructure;
 using Microsoft.Data.Sqlite;
+using static ConsentService.Storage.Sqlite.SqliteCommands;
 
 namespace ConsentService.Storage.Sqlite;
 
@@ -200,36 +201,7 @@ public sealed class SqliteAuditStore(string connectionString, int exportBatchSiz
         END;
         """;
 
-    private async Task<SqliteConnection> OpenReadAsync(CancellationToken ct)
-    {
-        var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync(ct);
-        return connection;
-    }
-
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? tx, string sql, (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Transaction = tx;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-        return command;
-    }
-
-    private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? tx, string sql, CancellationToken ct, params (string, object?)[] parameters)
-    {
-        await using var command = Command(connection, tx, sql, parameters);
-        await command.ExecuteNonQueryAsync(ct);
-    }
-
-    private static string? NullableString(DbDataReader r, string column)
-    {
-        var ordinal = r.GetOrdinal(column);
-        return r.IsDBNull(ordinal) ? null : r.GetString(ordinal);
-    }
+    private Task<SqliteConnection> OpenReadAsync(CancellationToken ct) => OpenAsync(connectionString, ct);
 
     public async ValueTask DisposeAsync()
     {

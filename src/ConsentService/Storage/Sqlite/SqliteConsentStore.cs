@@ -9,6 +9,7 @@ using ConsentService.Infrastructure;
 using ConsentService.Policies;
 using ConsentService.Sites;
 using Microsoft.Data.Sqlite;
+using static ConsentService.Storage.Sqlite.SqliteCommands;
 
 namespace ConsentService.Storage.Sqlite;
 
@@ -542,55 +543,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private async Task<SqliteConnection> OpenReadAsync(CancellationToken ct)
-    {
-        var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync(ct);
-        return connection;
-    }
-
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? tx, string sql, (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Transaction = tx;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-        return command;
-    }
-
-    private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? tx, string sql, CancellationToken ct, params (string, object?)[] parameters)
-    {
-        await using var command = Command(connection, tx, sql, parameters);
-        await command.ExecuteNonQueryAsync(ct);
-    }
-
-    private static async Task<T?> ScalarAsync<T>(SqliteConnection connection, SqliteTransaction? tx, string sql, CancellationToken ct, params (string, object?)[] parameters)
-    {
-        await using var command = Command(connection, tx, sql, parameters);
-        var value = await command.ExecuteScalarAsync(ct);
-        return value is null or DBNull ? default : (T)value;
-    }
-
-    private static async Task<List<T>> QueryAsync<T>(SqliteConnection connection, SqliteTransaction? tx, string sql, Func<DbDataReader, T> read, CancellationToken ct, params (string, object?)[] parameters)
-    {
-        await using var command = Command(connection, tx, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(ct))
-        {
-            rows.Add(read(reader));
-        }
-        return rows;
-    }
-
-    private static string? NullableString(DbDataReader r, string column)
-    {
-        var ordinal = r.GetOrdinal(column);
-        return r.IsDBNull(ordinal) ? null : r.GetString(ordinal);
-    }
+    private Task<SqliteConnection> OpenReadAsync(CancellationToken ct) => OpenAsync(connectionString, ct);
 
     private static long Millis(DateTimeOffset at) => at.ToUnixTimeMilliseconds();
 
