@@ -49,7 +49,10 @@ public sealed record ConsentRecord(
     string? PrevHash,
     string Hash);
 
-/// <summary>A record as the API shows it.</summary>
+/// <summary>
+/// A record as the API shows it, with both commitments, so that every member of the hashed form is
+/// shown and anyone can recompute <see cref="Hash"/> from the view alone.
+/// </summary>
 public sealed record ConsentRecordView(
     string Id,
     string? SubjectId,
@@ -63,12 +66,15 @@ public sealed record ConsentRecordView(
     ConsentSource? Source,
     string? PrevHash,
     string Hash,
+    string SubjectCommitment,
+    string? SourceCommitment,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     string? Receipt = null)
 {
     /// <summary>A record as the API shows it; <see cref="Receipt"/> (a compact JWS) only where a receipt is issued.</summary>
     public static ConsentRecordView From(ConsentRecord r) => new(
-        r.Id, r.SubjectId, r.Sequence, r.Position, r.RecordedAt, r.PolicyVersion, r.PolicyHash, r.Purposes, r.Method, r.Source, r.PrevHash, r.Hash);
+        r.Id, r.SubjectId, r.Sequence, r.Position, r.RecordedAt, r.PolicyVersion, r.PolicyHash, r.Purposes, r.Method, r.Source, r.PrevHash, r.Hash,
+        r.SubjectCommitment, r.SourceCommitment);
 }
 
 public sealed record SubjectHistory(string SubjectId, IReadOnlyList<ConsentRecordView> Records);

@@ -3,15 +3,18 @@ using ConsentService.Storage;
 
 namespace ConsentService.Ledger;
 
-/// <summary>What a receipt signs: enough to find the record and prove its content (via the hash) later.</summary>
-public sealed record ConsentReceipt(
-    string RecordId, string SiteId, long Sequence, long Position, string Hash, string? PrevHash,
-    int PolicyVersion, string PolicyHash, DateTimeOffset RecordedAt)
+/// <summary>
+/// What a receipt signs: the record's hashed form, member for member as <see cref="ConsentChain.HashedForm"/>
+/// builds it (purposes, method, policy hash, subject and source commitments, time, position, prevHash), and
+/// its <see cref="Hash"/>. Anyone holding the receipt recomputes SHA-256 over the canonical JSON of
+/// <see cref="Record"/>, compares it with <see cref="Hash"/>, and checks the signature with the public key
+/// set: no access to the service or its database is needed (scripts/verify-receipt.mjs does exactly that).
+/// </summary>
+public sealed record ConsentReceipt(System.Text.Json.Nodes.JsonObject Record, string Hash)
 {
     public const string Type = "consent-receipt";
 
-    public static ConsentReceipt For(ConsentRecord r) =>
-        new(r.Id, r.SiteId, r.Sequence, r.Position, r.Hash, r.PrevHash, r.PolicyVersion, r.PolicyHash, r.RecordedAt);
+    public static ConsentReceipt For(ConsentRecord r) => new(ConsentChain.HashedForm(r), r.Hash);
 }
 
 /// <summary>A checkpoint as the API shows it: <see cref="SignedTreeHead"/> is the JWS over the tree head.</summary>

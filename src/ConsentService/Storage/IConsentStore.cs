@@ -11,6 +11,23 @@ namespace ConsentService.Storage;
 /// <param name="Position">The ledger position the new record takes: one more than the site's last.</param>
 public sealed record ChainHead(byte[] SubjectKey, long Sequence, string? Hash, long Position);
 
+/// <summary>What the store keeps for the subject a record names: its key and chain head, as the next append would read them.</summary>
+/// <param name="RecordId">The record the head points at: the chain's last one, unless someone edited the store.</param>
+public sealed record SubjectHead(byte[] SubjectKey, long Sequence, string? Hash, string? RecordId);
+
+/// <summary>
+/// One record of a chain, with the <see cref="SubjectHead"/> of the subject its <c>subjectId</c> names
+/// (null when the record is erased or that subject has no key), so verification can recompute the
+/// commitments and check the head while it streams.
+/// </summary>
+public sealed record ChainLink(ConsentRecord Record, SubjectHead? Subject);
+
+/// <summary>
+/// A site's ledger head, written in the same transaction as every append: the last position handed
+/// out and the hash of the record that took it.
+/// </summary>
+public sealed record LedgerHead(long Size, string? LastHash);
+
 public sealed record AppendResult(ConsentRecord Record, bool Created);
 
 /// <summary>What a ledger query keeps; null fields match anything. <see cref="Granted"/> needs <see cref="Purpose"/>.</summary>
@@ -58,7 +75,11 @@ public interface IConsentStore
     Task<AppendResult> AppendConsentAsync(
         string siteId, string subjectId, string? idempotencyKey, Func<ChainHead, ConsentRecord> build, CancellationToken ct);
 
-    /// <summary>The subject's latest record, or null.</summary>
+    /// <summary>
+    /// The subject's latest record, or null: the last record of the chain its key commits to (highest
+    /// sequence), read from the records themselves, never from the stored head alone, so a head pointed
+    /// back at an older record cannot bring back a withdrawn consent.
+    /// </summary>
     Task<ConsentRecord?> GetCurrentConsentAsync(string siteId, string subjectId, CancellationToken ct);
 
     /// <summary>Every record of the subject, oldest first (empty when unknown).</summary>
@@ -72,8 +93,14 @@ public interface IConsentStore
     /// </summary>
     IAsyncEnumerable<ConsentRecord> QueryConsentsAsync(string siteId, ConsentFilter filter, long afterPosition, CancellationToken ct);
 
-    /// <summary>Every record of the site by subject commitment, then sequence: the chains, one after the other.</summary>
-    IAsyncEnumerable<ConsentRecord> ReadChainsAsync(string siteId, CancellationToken ct);
+    /// <summary>
+    /// Every record of the site by subject commitment, then sequence: the chains, one after the other,
+    /// each with the key and head of the subject it names. Streamed.
+    /// </summary>
+    IAsyncEnumerable<ChainLink> ReadChainsAsync(string siteId, CancellationToken ct);
+
+    /// <summary>The site's ledger head (all zero/null for a site without records).</summary>
+    Task<LedgerHead> GetLedgerHeadAsync(string siteId, CancellationToken ct);
 
     Task<IReadOnlyList<string>> ListSiteIdsAsync(CancellationToken ct);
 

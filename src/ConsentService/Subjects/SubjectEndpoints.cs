@@ -63,7 +63,7 @@ public static class SubjectEndpoints
             r.Source is { } s ? new SubjectSource(s.Url, s.UserAgent, s.IpPrefix) : null,
             [.. policy.Content.Purposes.Select(p => new SubjectPurpose(p.Id, r.Purposes.GetValueOrDefault(p.Id), p.Required, p.LegalBasis,
                 [.. (p.Vendors ?? []).Select(v => v.Name)]))],
-            new SubjectRecordProof(r.Sequence, r.Position, r.PrevHash, r.Hash));
+            new SubjectRecordProof(r.Sequence, r.Position, r.PrevHash, r.Hash, r.SubjectCommitment, r.SourceCommitment));
     }
 
     private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> Erase(

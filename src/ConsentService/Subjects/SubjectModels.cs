@@ -35,4 +35,9 @@ public sealed record SubjectSource(string? PageUrl, string? UserAgent, string? I
 
 public sealed record SubjectPurpose(string Id, bool Granted, bool Required, LegalBasis LawfulBasis, IReadOnlyList<string> Recipients);
 
-public sealed record SubjectRecordProof(long Sequence, long Position, string? PrevHash, string Hash);
+/// <summary>
+/// The record's place in the ledger and its commitments. The subject's key is deliberately not exported:
+/// it is the crypto-shredding key, and a copy outside the service would let whoever holds the export
+/// re-link the anonymous records to the person after an erasure.
+/// </summary>
+public sealed record SubjectRecordProof(long Sequence, long Position, string? PrevHash, string Hash, string SubjectCommitment, string? SourceCommitment);

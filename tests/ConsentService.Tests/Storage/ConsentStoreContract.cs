@@ -212,7 +212,7 @@ public abstract class ConsentStoreContract : IAsyncLifetime
             await AppendAsync("s1", subject, ConsentMethod.Custom);
         }
         var chains = new List<(string Commitment, long Sequence)>();
-        await foreach (var record in Store.ReadChainsAsync("s1", default)) chains.Add((record.SubjectCommitment, record.Sequence));
+        await foreach (var link in Store.ReadChainsAsync("s1", default)) chains.Add((link.Record.SubjectCommitment, link.Record.Sequence));
 
         Assert.Equal(6, chains.Count);
         Assert.Equal(3, chains.Select(c => c.Commitment).Distinct().Count());
@@ -222,6 +222,54 @@ public abstract class ConsentStoreContract : IAsyncLifetime
             Assert.Equal(Enumerable.Range(g.First().i, g.Count()), g.Select(x => x.i)); // contiguous
             Assert.Equal(Enumerable.Range(1, g.Count()).Select(i => (long)i), g.Select(x => x.c.Sequence));
         });
+    }
+
+    [SkippableFact]
+    public async Task Each_chain_link_carries_the_key_and_head_of_the_subject_it_names_until_erasure()
+    {
+        foreach (var subject in new[] { "alice", "bob", "alice" })
+        {
+            await AppendAsync("s1", subject, ConsentMethod.Custom);
+        }
+        await Store.EraseSubjectAsync("s1", "bob", default);
+        var links = new List<ChainLink>();
+        await foreach (var link in Store.ReadChainsAsync("s1", default)) links.Add(link);
+
+        Assert.Null(links.Single(l => l.Record.SubjectId is null).Subject); // erased: no key left to join
+        var alice = links.Where(l => l.Record.SubjectId == "alice").ToList();
+        Assert.Equal(2, alice.Count);
+        Assert.All(alice, l =>
+        {
+            Assert.Equal(l.Record.SubjectCommitment, ConsentChain.Commit(l.Subject!.SubjectKey, "alice"));
+            Assert.Equal(l.Record.SourceCommitment, ConsentChain.CommitSource(l.Subject.SubjectKey, l.Record.Source));
+            Assert.Equal((alice[1].Record.Id, 2L, alice[1].Record.Hash), (l.Subject.RecordId, l.Subject.Sequence, l.Subject.Hash));
+        });
+    }
+
+    [SkippableFact]
+    public async Task The_ledger_head_follows_every_append_and_survives_erasure()
+    {
+        Assert.Equal(new LedgerHead(0, null), await Store.GetLedgerHeadAsync("s1", default));
+        await AppendAsync("s1", "alice", ConsentMethod.AcceptAll);
+        var last = await AppendAsync("s1", "bob", ConsentMethod.RejectAll);
+        await AppendAsync("s2", "alice", ConsentMethod.AcceptAll);
+
+        Assert.Equal(new LedgerHead(2, last.Hash), await Store.GetLedgerHeadAsync("s1", default));
+        await Store.EraseSubjectAsync("s1", "bob", default);
+        Assert.Equal(new LedgerHead(2, last.Hash), await Store.GetLedgerHeadAsync("s1", default));
+        Assert.Equal(1, (await Store.GetLedgerHeadAsync("s2", default)).Size);
+    }
+
+    [SkippableFact]
+    public async Task The_current_consent_is_the_last_record_of_the_subjects_chain_by_commitment()
+    {
+        var granted = await AppendAsync("s1", "alice", ConsentMethod.AcceptAll);
+        var withdrawn = await AppendAsync("s1", "alice", ConsentMethod.Withdraw);
+        await AppendAsync("s1", "bob", ConsentMethod.AcceptAll);
+
+        AssertSameRecord(withdrawn, (await Store.GetCurrentConsentAsync("s1", "alice", default))!);
+        Assert.NotEqual(granted.Id, (await Store.GetCurrentConsentAsync("s1", "alice", default))!.Id);
+        Assert.Null(await Store.GetCurrentConsentAsync("s2", "alice", default));
     }
 
     [SkippableFact]

@@ -96,6 +96,19 @@ public sealed class MongoSchemaTests
         Assert.Equal((32, 3L, "h3", 9L), (head.SubjectKey.Length, head.Sequence, head.Hash, head.Position));
     }
 
+    [Fact]
+    public void A_subject_head_names_the_record_it_points_at_and_a_ledger_document_its_size_and_last_hash()
+    {
+        var head = MongoDocuments.ToSubjectHead(ThroughBytes(new BsonDocument
+        {
+            ["siteId"] = "site_1", ["subjectId"] = "sub_abc", ["subjectKey"] = new BsonBinaryData(new byte[32]), ["sequence"] = 3L, ["hash"] = "h3",
+            ["record"] = new BsonDocument { ["_id"] = "r3", ["sequence"] = 3L },
+        }));
+        Assert.Equal((32, 3L, "h3", "r3"), (head.SubjectKey.Length, head.Sequence, head.Hash, head.RecordId));
+        Assert.Equal(new LedgerHead(7, "h7"), MongoDocuments.ToLedgerHead(ThroughBytes(new BsonDocument { ["_id"] = "site_1", ["size"] = 7L, ["hash"] = "h7" })));
+        Assert.Equal(new LedgerHead(0, null), MongoDocuments.ToLedgerHead(null));
+    }
+
     public static TheoryData<string, string, string?> RenderedQueries => new()
     {
         { nameof(MongoSchema.SiteById), """{ "_id" : "s" }""", null },
@@ -108,6 +121,7 @@ public sealed class MongoSchemaTests
         { nameof(MongoSchema.ConsentByIdempotencyKey), """{ "siteId" : "s", "idempotencyKey" : "i" }""", null },
         { nameof(MongoSchema.History), """{ "siteId" : "s", "subjectId" : "u" }""", """{ "sequence" : 1 }""" },
         { nameof(MongoSchema.LatestConsentOfSubject), """{ "siteId" : "s", "subjectId" : "u" }""", """{ "sequence" : -1 }""" },
+        { nameof(MongoSchema.LatestConsentOfChain), """{ "siteId" : "s", "subjectCommitment" : "c" }""", """{ "sequence" : -1 }""" },
         { nameof(MongoSchema.Subject), """{ "siteId" : "s", "subjectId" : "u" }""", null },
         { nameof(MongoSchema.AllSites), "{ }", """{ "_id" : 1 }""" },
         { nameof(MongoSchema.ConsentById), """{ "_id" : "r", "siteId" : "s" }""", null },
@@ -213,6 +227,7 @@ public sealed class MongoSchemaTests
             "keyId" => "k",
             "keyHash" => "h",
             "idempotencyKey" => "i",
+            "subjectCommitment" => "c",
             _ => throw new InvalidOperationException($"No sample for parameter {p.Name}"),
         }).ToArray();
         return (MongoQuery)method.Invoke(null, args)!;

@@ -126,6 +126,8 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
                     .Set("record", ToBson(record));
                 var current = Q.Subject(siteId, subjectId);
                 await Collection(current.Collection).UpdateOneAsync(s, current.Filter, update, new UpdateOptions { IsUpsert = true }, c);
+                var ledger = Q.Ledger(siteId);
+                await Collection(ledger.Collection).UpdateOneAsync(s, ledger.Filter, Builders<BsonDocument>.Update.Set("hash", record.Hash), cancellationToken: c);
                 return new AppendResult(record, Created: true);
             }, cancellationToken: ct);
         }
@@ -147,10 +149,16 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
         return updated["size"].ToInt64();
     }
 
-    public async Task<ConsentRecord?> GetCurrentConsentAsync(string siteId, string subjectId, CancellationToken ct) =>
-        await FirstAsync(Q.Subject(siteId, subjectId), ct) is { } d && d.TryGetValue("record", out var record)
-            ? ToConsentRecord(record.AsBsonDocument)
-            : null;
+    public async Task<ConsentRecord?> GetCurrentConsentAsync(string siteId, string subjectId, CancellationToken ct)
+    {
+        if (await FirstAsync(Q.Subject(siteId, subjectId), ct) is not { } subject)
+        {
+            return null;
+        }
+        // The chain's last record by the key's commitment, not the head's copy: an edited head cannot bring back an older answer.
+        var commitment = ConsentChain.Commit(subject["subjectKey"].AsByteArray, subjectId);
+        return await FirstAsync(Q.LatestConsentOfChain(siteId, commitment), ct) is { } d ? ToConsentRecord(d) : null;
+    }
 
     public async Task<IReadOnlyList<ConsentRecord>> GetHistoryAsync(string siteId, string subjectId, CancellationToken ct) =>
         [.. (await ListAsync(Q.History(siteId, subjectId), ct)).Select(ToConsentRecord)];
@@ -161,8 +169,27 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
     public IAsyncEnumerable<ConsentRecord> QueryConsentsAsync(string siteId, ConsentFilter filter, long afterPosition, CancellationToken ct) =>
         StreamAsync(Q.ConsentsAfter(siteId, filter, afterPosition), ToConsentRecord, ct);
 
-    public IAsyncEnumerable<ConsentRecord> ReadChainsAsync(string siteId, CancellationToken ct) =>
-        StreamAsync(Q.Chains(siteId), ToConsentRecord, ct);
+    public async IAsyncEnumerable<ChainLink> ReadChainsAsync(string siteId, [EnumeratorCancellation] CancellationToken ct)
+    {
+        // One subject lookup per run of records naming the same subject (a chain, normally): memory stays flat.
+        (string? Id, SubjectHead? Head) named = (null, null);
+        await foreach (var record in StreamAsync(Q.Chains(siteId), ToConsentRecord, ct))
+        {
+            if (record.SubjectId is null)
+            {
+                yield return new ChainLink(record, null);
+                continue;
+            }
+            if (named.Id != record.SubjectId)
+            {
+                named = (record.SubjectId, await FirstAsync(Q.Subject(siteId, record.SubjectId), ct) is { } d ? ToSubjectHead(d) : null);
+            }
+            yield return new ChainLink(record, named.Head);
+        }
+    }
+
+    public async Task<LedgerHead> GetLedgerHeadAsync(string siteId, CancellationToken ct) =>
+        ToLedgerHead(await FirstAsync(Q.Ledger(siteId), ct));
 
     public async Task<IReadOnlyList<string>> ListSiteIdsAsync(CancellationToken ct) =>
         [.. (await ListAsync(Q.AllSites(), ct)).Select(d => d["_id"].AsString)];

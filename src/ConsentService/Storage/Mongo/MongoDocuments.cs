@@ -149,6 +149,17 @@ public static class MongoDocuments
         OptionalString(d, "hash"),
         position);
 
+    /// <summary>The key and head a <see cref="MongoSchema.CurrentConsents"/> document holds, for verification.</summary>
+    public static SubjectHead ToSubjectHead(BsonDocument d) => new(
+        d["subjectKey"].AsByteArray,
+        d["sequence"].ToInt64(),
+        OptionalString(d, "hash"),
+        d.TryGetValue("record", out var record) && record.IsBsonDocument ? OptionalString(record.AsBsonDocument, "_id") : null);
+
+    /// <summary>A <see cref="MongoSchema.Ledgers"/> document (null when the site has no records yet).</summary>
+    public static LedgerHead ToLedgerHead(BsonDocument? d) =>
+        d is null ? new LedgerHead(0, null) : new LedgerHead(d["size"].ToInt64(), OptionalString(d, "hash"));
+
     public static BsonDocument ToBson(Checkpoint c) => new()
     {
         ["siteId"] = c.SiteId,

@@ -20,7 +20,7 @@ public static class MongoSchema
     /// <summary>One document per subject: its key (erasure destroys it), its chain head and its current record.</summary>
     public const string CurrentConsents = "currentConsents";
     public const string AuditEvents = "auditEvents";
-    /// <summary>One document per site: <c>size</c>, the last ledger position handed out.</summary>
+    /// <summary>One document per site: <c>size</c>, the last ledger position handed out, and <c>hash</c>, the hash of its record.</summary>
     public const string Ledgers = "ledgers";
     public const string Checkpoints = "checkpoints";
 
@@ -91,6 +91,10 @@ public static class MongoSchema
 
     public static MongoQuery LatestConsentOfSubject(string siteId, string subjectId) =>
         new(Consents, F.Eq("siteId", siteId) & F.Eq("subjectId", subjectId), S.Descending("sequence"));
+
+    /// <summary>The last record of the chain a subject's key commits to (the consent check's answer).</summary>
+    public static MongoQuery LatestConsentOfChain(string siteId, string subjectCommitment) =>
+        new(Consents, F.Eq("siteId", siteId) & F.Eq("subjectCommitment", subjectCommitment), S.Descending("sequence"));
 
     public static MongoQuery Subject(string siteId, string subjectId) =>
         new(CurrentConsents, F.Eq("siteId", siteId) & F.Eq("subjectId", subjectId));

@@ -188,8 +188,13 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             }
 
             // The write lock makes positions follow commit order: a reader never sees position n+1 before n.
+            // The ledger head's size wins over the records: a deleted newest record leaves a gap verify reports,
+            // rather than a position the next append silently reuses.
             var position = await ScalarAsync<long>(connection, tx,
-                "SELECT coalesce(max(position), 0) + 1 FROM consents WHERE site_id = $site", ct, ("$site", siteId));
+                """
+                SELECT max(coalesce((SELECT size FROM ledgers WHERE site_id = $site), 0),
+                           coalesce((SELECT max(position) FROM consents WHERE site_id = $site), 0)) + 1
+                """, ct, ("$site", siteId));
             var heads = await QueryAsync(connection, tx,
                 "SELECT subject_key, head_sequence, head_hash FROM subjects WHERE site_id = $site AND subject_id = $subject",
                 r => new ChainHead((byte[])r["subject_key"], r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2), position), ct,
@@ -220,6 +225,11 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
                 """, ct,
                 ("$site", siteId), ("$subject", subjectId), ("$key", head.SubjectKey), ("$sequence", record.Sequence),
                 ("$hash", record.Hash), ("$id", record.Id));
+            await ExecuteAsync(connection, tx,
+                """
+                INSERT INTO ledgers (site_id, size, last_hash) VALUES ($site, $size, $hash)
+                ON CONFLICT (site_id) DO UPDATE SET size = excluded.size, last_hash = excluded.last_hash
+                """, ct, ("$site", siteId), ("$size", record.Position), ("$hash", record.Hash));
             result = new AppendResult(record, Created: true);
         }, ct);
         return result!;
@@ -228,11 +238,16 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     public async Task<ConsentRecord?> GetCurrentConsentAsync(string siteId, string subjectId, CancellationToken ct)
     {
         await using var connection = await OpenReadAsync(ct);
+        var keys = await QueryAsync(connection, null, "SELECT subject_key FROM subjects WHERE site_id = $site AND subject_id = $subject",
+            r => (byte[])r[0], ct, ("$site", siteId), ("$subject", subjectId));
+        if (keys.Count == 0)
+        {
+            return null;
+        }
+        // By the commitment, not subject_id: a record moved in from another subject does not count, one moved out still does.
         var records = await QueryAsync(connection, null,
-            """
-            SELECT c.* FROM subjects s JOIN consents c ON c.id = s.head_record_id
-            WHERE s.site_id = $site AND s.subject_id = $subject
-            """, ReadConsent, ct, ("$site", siteId), ("$subject", subjectId));
+            "SELECT * FROM consents WHERE site_id = $site AND subject_commitment = $commitment ORDER BY sequence DESC LIMIT 1",
+            ReadConsent, ct, ("$site", siteId), ("$commitment", ConsentChain.Commit(keys[0], subjectId)));
         return records.Count == 0 ? null : records[0];
     }
 
@@ -277,8 +292,22 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         return StreamAsync(sql.ToString(), [.. parameters], ct);
     }
 
-    public IAsyncEnumerable<ConsentRecord> ReadChainsAsync(string siteId, CancellationToken ct) =>
-        StreamAsync("SELECT * FROM consents WHERE site_id = $site ORDER BY subject_commitment, sequence", [("$site", siteId)], ct);
+    public IAsyncEnumerable<ChainLink> ReadChainsAsync(string siteId, CancellationToken ct) =>
+        StreamAsync(
+            """
+            SELECT c.*, s.subject_key AS head_key, s.head_sequence AS head_sequence, s.head_hash AS head_hash, s.head_record_id AS head_record_id
+            FROM consents c LEFT JOIN subjects s ON s.site_id = c.site_id AND s.subject_id = c.subject_id
+            WHERE c.site_id = $site ORDER BY c.subject_commitment, c.sequence
+            """, [("$site", siteId)], r => new ChainLink(ReadConsent(r), r.IsDBNull(r.GetOrdinal("head_key")) ? null : new SubjectHead(
+                (byte[])r["head_key"], r.GetInt64(r.GetOrdinal("head_sequence")), NullableString(r, "head_hash"), NullableString(r, "head_record_id"))), ct);
+
+    public async Task<LedgerHead> GetLedgerHeadAsync(string siteId, CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        var heads = await QueryAsync(connection, null, "SELECT size, last_hash FROM ledgers WHERE site_id = $site",
+            r => new LedgerHead(r.GetInt64(0), r.IsDBNull(1) ? null : r.GetString(1)), ct, ("$site", siteId));
+        return heads.Count == 0 ? new LedgerHead(0, null) : heads[0];
+    }
 
     public async Task<IReadOnlyList<string>> ListSiteIdsAsync(CancellationToken ct)
     {
@@ -342,14 +371,18 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             r => new Checkpoint(r.GetString(0), r.GetInt64(1), r.GetString(2), FromMillis(r.GetInt64(3)), r.GetString(4)), ct, ("$site", siteId));
     }
 
-    private async IAsyncEnumerable<ConsentRecord> StreamAsync(string sql, (string, object?)[] parameters, [EnumeratorCancellation] CancellationToken ct)
+    private IAsyncEnumerable<ConsentRecord> StreamAsync(string sql, (string, object?)[] parameters, CancellationToken ct) =>
+        StreamAsync(sql, parameters, ReadConsent, ct);
+
+    private async IAsyncEnumerable<T> StreamAsync<T>(
+        string sql, (string, object?)[] parameters, Func<DbDataReader, T> read, [EnumeratorCancellation] CancellationToken ct)
     {
         await using var connection = await OpenReadAsync(ct);
         await using var command = Command(connection, null, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            yield return ReadConsent(reader);
+            yield return read(reader);
         }
     }
 
@@ -374,7 +407,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
 
     // ---- plumbing ----------------------------------------------------------------------------
 
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
 
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS sites (
@@ -442,6 +475,12 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         CREATE UNIQUE INDEX IF NOT EXISTS ux_consents_idempotency ON consents (site_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
         CREATE INDEX IF NOT EXISTS ix_consents_subject ON consents (site_id, subject_id, sequence);
         CREATE INDEX IF NOT EXISTS ix_consents_recorded ON consents (site_id, recorded_at, id);
+        -- The site's ledger head, written with every append: verify compares it with the last record.
+        CREATE TABLE IF NOT EXISTS ledgers (
+            site_id TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            last_hash TEXT
+        ) STRICT;
         """;
 
     /// <summary>
