@@ -89,19 +89,44 @@ public sealed class LedgerOptions
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
 }
 
-/// <summary>Seals every site's new records at each interval of the (injected) clock.</summary>
+/// <summary>
+/// Seals every site's new records at start-up (what an earlier run left unsealed: a restart loop shorter
+/// than the interval would otherwise never seal anything), then at each interval of the (injected) clock.
+/// </summary>
 public sealed partial class CheckpointJob(
     IConsentStore store, Checkpointer checkpointer, TimeProvider time, Microsoft.Extensions.Options.IOptions<LedgerOptions> options,
     ILogger<CheckpointJob> logger) : BackgroundService
 {
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        SiteJobs.RunEveryAsync(options.Value.CheckpointInterval, time, store, async (siteId, ct) =>
+    /// <summary>
+    /// Runs after StartupTasks (registered first, hosted services start in order) has initialised the
+    /// store, and before the service takes requests: the records of earlier runs are sealed once it answers.
+    /// </summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var siteId in await store.ListSiteIdsAsync(cancellationToken))
         {
-            if (await checkpointer.SealAsync(siteId, ct) is { } sealedHead)
+            try
             {
-                LogSealed(siteId, sealedHead.TreeSize);
+                await SealSiteAsync(siteId, cancellationToken);
             }
-        }, LogFailed, stoppingToken);
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogFailed(e, siteId); // the next interval tries again; a failed seal must not stop the service
+            }
+        }
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        SiteJobs.RunEveryAsync(options.Value.CheckpointInterval, time, store, SealSiteAsync, LogFailed, stoppingToken);
+
+    private async Task SealSiteAsync(string siteId, CancellationToken ct)
+    {
+        if (await checkpointer.SealAsync(siteId, ct) is { } sealedHead)
+        {
+            LogSealed(siteId, sealedHead.TreeSize);
+        }
+    }
 
     [LoggerMessage(LogLevel.Information, "Sealed site {SiteId} at tree size {TreeSize}")]
     private partial void LogSealed(string siteId, long treeSize);
