@@ -104,7 +104,8 @@ public static partial class ConsentQueryEndpoints
         {
             await using var writer = new StreamWriter(body, new UTF8Encoding(false), bufferSize: 16 * 1024);
             string[] header = ["id", "subjectId", "sequence", "position", "recordedAt", "policyVersion", "policyHash", "method",
-                .. purposes.Select(p => "purpose:" + p), "url", "locale", "jurisdiction", "userAgent", "ipPrefix", "prevHash", "hash"];
+                .. purposes.Select(p => "purpose:" + p), "url", "locale", "jurisdiction", "userAgent", "ipPrefix", "prevHash", "hash",
+                "subjectCommitment", "sourceCommitment"];
             await writer.WriteLineAsync(Csv(header));
             await foreach (var r in store.QueryConsentsAsync(siteId, filter, after, ct))
             {
@@ -112,7 +113,8 @@ public static partial class ConsentQueryEndpoints
                     r.RecordedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
                     r.PolicyVersion.ToString(CultureInfo.InvariantCulture), r.PolicyHash, JsonDefaults.Name(r.Method),
                     .. purposes.Select(p => r.Purposes.TryGetValue(p, out var granted) ? (granted ? "true" : "false") : ""),
-                    r.Source?.Url, r.Source?.Locale, r.Source?.Jurisdiction, r.Source?.UserAgent, r.Source?.IpPrefix, r.PrevHash, r.Hash];
+                    r.Source?.Url, r.Source?.Locale, r.Source?.Jurisdiction, r.Source?.UserAgent, r.Source?.IpPrefix, r.PrevHash, r.Hash,
+                    r.SubjectCommitment, r.SourceCommitment];
                 await writer.WriteLineAsync(Csv(row));
             }
         }, "text/csv; charset=utf-8", fileName);

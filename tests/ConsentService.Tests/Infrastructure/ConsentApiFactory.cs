@@ -29,6 +29,9 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
     /// </summary>
     public bool ClientAddressFromHeader { get; init; }
 
+    /// <summary>Leaves the data folder on disposal, for a later instance to start on (a restart).</summary>
+    public bool KeepDataDirectory { get; init; }
+
     public const string ClientAddressHeader = "X-Test-Client-Address";
 
     public static string NewDataDirectory() => Path.Combine(Path.GetTempPath(), "consent-tests", Guid.NewGuid().ToString("N"));
@@ -113,6 +116,7 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
     {
         base.Dispose(disposing);
         SqliteConnection.ClearAllPools();
+        if (KeepDataDirectory) return;
         try
         {
             Directory.Delete(DataDirectory, recursive: true);

@@ -66,11 +66,57 @@ public sealed class ProofTests(ConsentApiFactory factory) : IClassFixture<Consen
         var created = await factory.RecordAsync(site.Id, new { policyVersion = 1, method = "accept_all" });
 
         var receipt = await VerifyJwsAsync(created["receipt"]!.GetValue<string>(), ConsentReceipt.Type);
-        Assert.Equal(created["id"]!.GetValue<string>(), receipt["recordId"]!.GetValue<string>());
+        var record = receipt["record"]!.AsObject();
+        Assert.Equal(created["id"]!.GetValue<string>(), record["id"]!.GetValue<string>());
         Assert.Equal(created["hash"]!.GetValue<string>(), receipt["hash"]!.GetValue<string>());
-        Assert.Equal(site.Id, receipt["siteId"]!.GetValue<string>());
-        Assert.Equal(created["recordedAt"]!.GetValue<DateTimeOffset>(), receipt["recordedAt"]!.GetValue<DateTimeOffset>());
-        Assert.Equal(created["policyHash"]!.GetValue<string>(), receipt["policyHash"]!.GetValue<string>());
+        Assert.Equal(site.Id, record["siteId"]!.GetValue<string>());
+        Assert.Equal(created["recordedAt"]!.GetValue<DateTimeOffset>(), record["recordedAt"]!.GetValue<DateTimeOffset>());
+        Assert.Equal(created["policyHash"]!.GetValue<string>(), record["policyHash"]!.GetValue<string>());
+        // What was decided is signed too, and the signed record is exactly what the hash covers.
+        Assert.Equal("accept_all", record["method"]!.GetValue<string>());
+        Assert.True(JsonNode.DeepEquals(created["purposes"], record["purposes"]));
+        Assert.Equal(created["subjectCommitment"]!.GetValue<string>(), record["subjectCommitment"]!.GetValue<string>());
+        Assert.Equal(created["sourceCommitment"]!.GetValue<string>(), record["sourceCommitment"]!.GetValue<string>());
+        Assert.Equal(receipt["hash"]!.GetValue<string>(), ConsentService.Infrastructure.CanonicalJson.Sha256Hex(record));
+    }
+
+    [Fact]
+    public async Task Every_view_of_a_record_shows_both_commitments_so_its_hash_can_be_recomputed_from_the_view()
+    {
+        var site = await factory.CreateSiteAsync();
+        var subject = NewSubjectId();
+        var created = await factory.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "custom", purposes = new { analytics = true } });
+        using var legal = factory.ClientWithKey(site.LegalKey);
+        var views = new List<JsonNode>
+        {
+            created,
+            (await ReadJsonAsync(await legal.GetAsync($"/v1/sites/{site.Id}/consents/{created["id"]}")))["record"]!,
+            (await ReadJsonAsync(await legal.GetAsync($"/v1/sites/{site.Id}/subjects/{subject}/history")))["records"]![0]!,
+            (await ReadJsonAsync(await legal.GetAsync($"/v1/sites/{site.Id}/consents?subjectId={subject}")))["items"]![0]!,
+            JsonNode.Parse((await legal.GetStringAsync($"/v1/sites/{site.Id}/consents/export?format=ndjson&subjectId={subject}")).Split('\n')[0])!,
+        };
+        var csv = (await legal.GetStringAsync($"/v1/sites/{site.Id}/consents/export?format=csv&subjectId={subject}")).Split('\n');
+        Assert.EndsWith(",prevHash,hash,subjectCommitment,sourceCommitment", csv[0].TrimEnd('\r'));
+        Assert.EndsWith($",{created["hash"]},{created["subjectCommitment"]},{created["sourceCommitment"]}", csv[1].TrimEnd('\r'));
+        var exported = (await ReadJsonAsync(await legal.GetAsync($"/v1/sites/{site.Id}/subjects/{subject}/export")))["records"]![0]!["proof"]!;
+        Assert.Equal(created["subjectCommitment"]!.GetValue<string>(), exported["subjectCommitment"]!.GetValue<string>());
+        Assert.Equal(created["sourceCommitment"]!.GetValue<string>(), exported["sourceCommitment"]!.GetValue<string>());
+        Assert.DoesNotContain("subjectKey", exported.ToJsonString(), StringComparison.OrdinalIgnoreCase); // the shredding key never leaves
+
+        foreach (var view in views)
+        {
+            var hashed = new JsonObject
+            {
+                ["id"] = view["id"]!.GetValue<string>(), ["siteId"] = site.Id, ["subjectCommitment"] = view["subjectCommitment"]!.GetValue<string>(),
+                ["sequence"] = view["sequence"]!.GetValue<long>(), ["position"] = view["position"]!.GetValue<long>(),
+                ["policyVersion"] = view["policyVersion"]!.GetValue<int>(), ["policyHash"] = view["policyHash"]!.GetValue<string>(),
+                ["purposes"] = view["purposes"]!.DeepClone(), ["method"] = view["method"]!.GetValue<string>(),
+                ["sourceCommitment"] = view["sourceCommitment"]?.GetValue<string>(),
+                ["recordedAt"] = view["recordedAt"]!.GetValue<DateTimeOffset>().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+                ["prevHash"] = view["prevHash"]?.GetValue<string>(),
+            };
+            Assert.Equal(view["hash"]!.GetValue<string>(), ConsentService.Infrastructure.CanonicalJson.Sha256Hex(hashed));
+        }
     }
 
     [Fact]
