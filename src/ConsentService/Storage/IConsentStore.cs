@@ -69,7 +69,8 @@ public interface IConsentStore
     Task<IReadOnlyList<Policy>> ListPoliciesAsync(string siteId, CancellationToken ct);
 
     /// <summary>
-    /// Appends the record <paramref name="build"/> makes from the subject's chain head. When
+    /// Appends the record <paramref name="build"/> makes from the subject's chain head (its key, and the
+    /// last record of the chain that key commits to). When
     /// <paramref name="idempotencyKey"/> was already used on the site, returns that record and writes nothing.
     /// </summary>
     Task<AppendResult> AppendConsentAsync(

@@ -104,6 +104,11 @@ public sealed class LedgerTamperTests(ConsentApiFactory factory) : IClassFixture
         var state = await ReadJsonAsync(await checker.GetAsync($"/v1/sites/{site.Id}/subjects/{subject}/consent"));
         Assert.Equal("withdraw", state["method"]!.GetValue<string>());
         AssertBreak(await VerifyAsync(second, site), "head-mismatch", null);
+
+        // The subject's next decision continues the real chain (it does not fail on a repeated sequence).
+        var next = await RecordAsync(second, site, subject, "reject_all");
+        Assert.Equal(3, next["sequence"]!.GetValue<long>());
+        Assert.True((await VerifyAsync(second, site))["valid"]!.GetValue<bool>());
     }
 
     [Fact]

@@ -116,7 +116,7 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
                 var subject = await FirstAsync(Q.Subject(siteId, subjectId), c, s);
                 var head = subject is null
                     ? new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null, position)
-                    : ToChainHead(subject, position);
+                    : await ChainEndAsync(siteId, subjectId, ToChainHead(subject, position), s, c);
                 var record = build(head);
                 await Collection(Q.Consents).InsertOneAsync(s, ToBson(record), cancellationToken: c);
                 var update = Builders<BsonDocument>.Update
@@ -138,6 +138,13 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
                 ?? throw new InvalidOperationException("A duplicate key on append without an earlier record.", e);
             return new AppendResult(ToConsentRecord(earlier), Created: false);
         }
+    }
+
+    /// <summary>The chain's actual last record (by the key's commitment), not the head's copy, which an edit could have pointed back.</summary>
+    private async Task<ChainHead> ChainEndAsync(string siteId, string subjectId, ChainHead stored, IClientSessionHandle session, CancellationToken ct)
+    {
+        var last = await FirstAsync(Q.LatestConsentOfChain(siteId, ConsentChain.Commit(stored.SubjectKey, subjectId)), ct, session);
+        return last is null ? stored with { Sequence = 0, Hash = null } : stored with { Sequence = last["sequence"].ToInt64(), Hash = last["hash"].AsString };
     }
 
     private async Task<long> NextPositionAsync(string siteId, IClientSessionHandle session, CancellationToken ct)

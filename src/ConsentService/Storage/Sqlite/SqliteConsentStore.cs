@@ -195,11 +195,11 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
                 SELECT max(coalesce((SELECT size FROM ledgers WHERE site_id = $site), 0),
                            coalesce((SELECT max(position) FROM consents WHERE site_id = $site), 0)) + 1
                 """, ct, ("$site", siteId));
-            var heads = await QueryAsync(connection, tx,
-                "SELECT subject_key, head_sequence, head_hash FROM subjects WHERE site_id = $site AND subject_id = $subject",
-                r => new ChainHead((byte[])r["subject_key"], r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2), position), ct,
-                ("$site", siteId), ("$subject", subjectId));
-            var head = heads.Count > 0 ? heads[0] : new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null, position);
+            var keys = await QueryAsync(connection, tx, "SELECT subject_key FROM subjects WHERE site_id = $site AND subject_id = $subject",
+                r => (byte[])r[0], ct, ("$site", siteId), ("$subject", subjectId));
+            var head = keys.Count > 0
+                ? await ChainEndAsync(connection, tx, siteId, subjectId, keys[0], position, ct)
+                : new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null, position);
             var record = build(head);
 
             await ExecuteAsync(connection, tx,
@@ -233,6 +233,20 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             result = new AppendResult(record, Created: true);
         }, ct);
         return result!;
+    }
+
+    /// <summary>
+    /// The chain's actual last record (by the key's commitment, highest sequence), not the stored head:
+    /// a head pointed back by an edit would otherwise make the subject's next decision (a withdrawal,
+    /// say) fail on the sequence it repeats.
+    /// </summary>
+    private static async Task<ChainHead> ChainEndAsync(
+        SqliteConnection connection, SqliteTransaction tx, string siteId, string subjectId, byte[] key, long position, CancellationToken ct)
+    {
+        var ends = await QueryAsync(connection, tx,
+            "SELECT sequence, hash FROM consents WHERE site_id = $site AND subject_commitment = $commitment ORDER BY sequence DESC LIMIT 1",
+            r => (Sequence: r.GetInt64(0), Hash: r.GetString(1)), ct, ("$site", siteId), ("$commitment", ConsentChain.Commit(key, subjectId)));
+        return ends.Count > 0 ? new ChainHead(key, ends[0].Sequence, ends[0].Hash, position) : new ChainHead(key, 0, null, position);
     }
 
     public async Task<ConsentRecord?> GetCurrentConsentAsync(string siteId, string subjectId, CancellationToken ct)
