@@ -130,7 +130,10 @@ public sealed class LedgerVerifier(IConsentStore store, ProofSigner signer, Time
         }
     }
 
-    /// <summary>The head a subject's next append (and, before, the consent check) starts from must be its chain's last record.</summary>
+    /// <summary>
+    /// The stored head must be the chain's last record. Appends and checks no longer trust it (they read
+    /// the chain's end by commitment), but a head pointed back at an older record is the trace of an edit.
+    /// </summary>
     private static void CheckHead(ChainLink? last, Action<LedgerBreak> found)
     {
         if (last?.Subject is not { } head || ConsentChain.Commit(head.SubjectKey, last.Record.SubjectId!) != last.Record.SubjectCommitment)
