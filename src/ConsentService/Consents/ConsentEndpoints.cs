@@ -103,6 +103,8 @@ public static partial class ConsentEndpoints
             return errors.ToProblem();
         }
 
+        // Before the write: an instance that may not sign (another key is active) writes nothing and answers 503.
+        await signer.EnsureMaySignAsync(ct);
         var (record, created) = await ledger.RecordAsync(siteId, decision, ct);
         if (!created && record.RequestHash != decision.RequestHash)
         {
