@@ -34,6 +34,7 @@ public static partial class ConsentEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .WithSnippetCors();
 
         site.MapGet("/subjects/{subjectId}/consent", Check)

@@ -14,11 +14,11 @@ public static class LedgerEndpoints
                 // Short: a client that meets an unknown kid after a rotation fetches again within a minute at worst.
                 http.Response.Headers.CacheControl = "public, max-age=60";
                 var keys = await ring.GetAsync(ct);
-                return TypedResults.Json(new SigningKeySet([.. keys.Reverse().Select(SigningKeyRing.ToJwk)]), JsonDefaults.Options, "application/jwk-set+json");
+                return TypedResults.Json(new SigningKeySet([.. keys.OrderByDescending(k => k.IsActive).ThenByDescending(k => k.ActivatedAt).Select(SigningKeyRing.ToJwk)]), JsonDefaults.Options, "application/jwk-set+json");
             })
             .WithName("GetSigningKey")
             .WithTags("Ledger")
-            .WithSummary("Every public key (JWK set, ES256) the deployment has signed receipts and checkpoints with, newest first")
+            .WithSummary("Every public key (JWK set, ES256) the deployment has signed receipts and checkpoints with, the active one first")
             .WithDescription("Pick the key by the JWS header's kid. Besides the JWK members each key has status (active, retired or compromised), " +
                 "activatedAt, and when so retiredAt (it stopped signing) and compromisedAt (its signatures from then on are not to be trusted).");
 
