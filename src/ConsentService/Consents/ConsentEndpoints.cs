@@ -34,6 +34,7 @@ public static partial class ConsentEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .WithSnippetCors();
 
         site.MapGet("/subjects/{subjectId}/consent", Check)
@@ -103,6 +104,8 @@ public static partial class ConsentEndpoints
             return errors.ToProblem();
         }
 
+        // Before the write: an instance that may not sign (another key is active) writes nothing and answers 503.
+        await signer.EnsureMaySignAsync(ct);
         var (record, created) = await ledger.RecordAsync(siteId, decision, ct);
         if (!created && record.RequestHash != decision.RequestHash)
         {

@@ -129,6 +129,7 @@ public static partial class ConsentQueryEndpoints
             return Problems.NotFound($"Record '{recordId}' was not found on site '{siteId}'.");
         }
         var policy = (await policies.GetAsync(siteId, record.PolicyVersion, ct))!;
+        await signer.EnsureMaySignAsync(ct);
         return TypedResults.Ok(new ConsentProof(
             ConsentRecordView.From(record),
             new ProofPolicy(policy.Version, policy.ContentHash, policy.PublishedAt),

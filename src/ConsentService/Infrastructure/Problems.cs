@@ -21,6 +21,7 @@ public static class ProblemTypes
     public const string IdempotencyConflict = Prefix + "idempotency-conflict";
     public const string RateLimited = Prefix + "rate-limited";
     public const string Internal = Prefix + "internal";
+    public const string SigningKeyNotActive = Prefix + "signing-key-not-active";
 
     public static string ForStatus(int status) => status switch
     {
@@ -113,6 +114,14 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                     Type = ProblemTypes.Validation,
                     Title = "One or more validation errors occurred.",
                 },
+            // The message names the active kid and this instance's kid (public thumbprints), nothing secret.
+            Ledger.SigningRefusedException refused => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.SigningKeyNotActive,
+                Title = "This instance may not sign receipts now.",
+                Detail = refused.Message,
+            },
             BadHttpRequestException bad => new ProblemDetails
             {
                 Status = bad.StatusCode,

@@ -18,6 +18,7 @@ public sealed class Checkpointer(IConsentStore store, ProofSigner signer, TimePr
     /// <summary>Seals the records no checkpoint covers yet; null when there are none (or another instance just did).</summary>
     public async Task<Checkpoint?> SealAsync(string siteId, CancellationToken ct)
     {
+        await signer.EnsureMaySignAsync(ct); // an instance whose key is not the active one seals nothing
         var checkpoints = await store.ListCheckpointsAsync(siteId, ct);
         var sealedSize = checkpoints is [.., var last] ? last.TreeSize : 0;
         await using (var newer = store.QueryConsentsAsync(siteId, new ConsentFilter(), sealedSize, ct).GetAsyncEnumerator(ct))

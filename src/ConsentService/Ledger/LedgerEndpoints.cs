@@ -9,14 +9,18 @@ public static class LedgerEndpoints
 {
     public static IEndpointRouteBuilder MapLedgerEndpoints(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/.well-known/consent-signing-key", (ProofSigner signer, HttpContext http) =>
+        routes.MapGet("/.well-known/consent-signing-key", async (SigningKeyRing ring, HttpContext http, CancellationToken ct) =>
             {
-                http.Response.Headers.CacheControl = "public, max-age=3600";
-                return TypedResults.Json(new SigningKeySet([signer.PublicJwk]), JsonDefaults.Options, "application/jwk-set+json");
+                // Short: a client that meets an unknown kid after a rotation fetches again within a minute at worst.
+                http.Response.Headers.CacheControl = "public, max-age=60";
+                var keys = await ring.GetAsync(ct);
+                return TypedResults.Json(new SigningKeySet([.. keys.OrderByDescending(k => k.IsActive).ThenByDescending(k => k.ActivatedAt).Select(SigningKeyRing.ToJwk)]), JsonDefaults.Options, "application/jwk-set+json");
             })
             .WithName("GetSigningKey")
             .WithTags("Ledger")
-            .WithSummary("The public key (JWK set, ES256) that verifies receipts and checkpoints");
+            .WithSummary("Every public key (JWK set, ES256) the deployment has signed receipts and checkpoints with, the active one first")
+            .WithDescription("Pick the key by the JWS header's kid. Besides the JWK members each key has status (active, retired or compromised), " +
+                "activatedAt, and when so retiredAt (it stopped signing) and compromisedAt (its signatures from then on are not to be trusted).");
 
         var ledger = routes.MapGroup("/v1/sites/{siteId}/ledger").WithTags("Ledger");
 

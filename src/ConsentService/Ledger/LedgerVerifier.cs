@@ -15,13 +15,14 @@ public sealed record LedgerReport(bool Valid, long Records, long Chains, int Che
 /// Streams the records (twice: in ledger order, then chain by chain with each subject's key joined);
 /// memory grows only with the number of checkpoints.
 /// </summary>
-public sealed class LedgerVerifier(IConsentStore store, ProofSigner signer, TimeProvider time)
+public sealed class LedgerVerifier(IConsentStore store, SigningKeyRing signingKeys, TimeProvider time)
 {
     public async Task<LedgerReport> VerifyAsync(string siteId, CancellationToken ct)
     {
         var checkpoints = await store.ListCheckpointsAsync(siteId, ct);
         // Read before the records: positions only grow, so the stream below holds at least this many.
         var ledgerHead = await store.GetLedgerHeadAsync(siteId, ct);
+        var keys = await signingKeys.GetAsync(ct, fresh: true);
         LedgerBreak? found = null;
         void Found(LedgerBreak b) => found ??= b;
 
@@ -48,7 +49,7 @@ public sealed class LedgerVerifier(IConsentStore store, ProofSigner signer, Time
             tree.Append(MerkleTree.LeafHash(Convert.FromHexString(record.Hash)));
             for (; next < checkpoints.Count && checkpoints[next].TreeSize == tree.Size; next++)
             {
-                CheckCheckpoint(checkpoints[next], tree.Root(), Found);
+                CheckCheckpoint(checkpoints[next], tree.Root(), keys, Found);
             }
         }
         for (; next < checkpoints.Count; next++)
@@ -149,20 +150,35 @@ public sealed class LedgerVerifier(IConsentStore store, ProofSigner signer, Time
         }
     }
 
-    private void CheckCheckpoint(Checkpoint checkpoint, byte[] root, Action<LedgerBreak> found)
+    private static void CheckCheckpoint(Checkpoint checkpoint, byte[] root, IReadOnlyList<SigningKey> keys, Action<LedgerBreak> found)
     {
         if (!Convert.FromHexString(checkpoint.RootHash).AsSpan().SequenceEqual(root))
         {
             found(new("checkpoint-mismatch", "The records no longer hash to the root this checkpoint signed.", TreeSize: checkpoint.TreeSize));
             return;
         }
-        var head = signer.Verify(checkpoint.Signature);
+        // Each signature with the key its header names, from the deployment's published set.
+        var check = SigningKeyRing.Verify(checkpoint.Signature, keys);
+        if (check.Key is null)
+        {
+            found(new("checkpoint-unknown-key", $"The checkpoint names signing key '{check.Kid}', which is not in the deployment's key set.", TreeSize: checkpoint.TreeSize));
+            return;
+        }
+        var head = check.Payload;
         if (head is null
             || head["treeSize"]?.GetValue<long>() != checkpoint.TreeSize
             || head["rootHash"]?.GetValue<string>() != checkpoint.RootHash
             || head["siteId"]?.GetValue<string>() != checkpoint.SiteId)
         {
             found(new("checkpoint-signature", "The checkpoint's signature does not hold for its tree head.", TreeSize: checkpoint.TreeSize));
+            return;
+        }
+        // A key thief can sign anything: what it signed from the compromise on proves nothing (by either time it shows).
+        var signedAt = head["timestamp"]?.GetValue<DateTimeOffset>() is { } stamped && stamped > checkpoint.SignedAt ? stamped : checkpoint.SignedAt;
+        if (check.Key.CompromisedAt is { } compromised && signedAt >= compromised)
+        {
+            found(new("checkpoint-compromised-key", $"The checkpoint was signed at {signedAt:O} with key '{check.Key.Kid}', compromised from {compromised:O}.",
+                TreeSize: checkpoint.TreeSize));
         }
     }
 }

@@ -120,4 +120,18 @@ public interface IConsentStore
 
     /// <summary>The site's checkpoints, smallest tree first.</summary>
     Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(string siteId, CancellationToken ct);
+
+    /// <summary>Every public key the deployment has signed with, oldest first.</summary>
+    Task<IReadOnlyList<SigningKey>> ListSigningKeysAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Atomically makes <paramref name="key"/> the active signing key when no key is active, or when the active
+    /// key's kid is in <paramref name="retiring"/> (that key is then retired at <c>key.ActivatedAt</c>). Returns the
+    /// active key afterwards: another key than <paramref name="key"/> when neither applies. A key once retired is
+    /// never activated again, and at most one key is active.
+    /// </summary>
+    Task<SigningKey?> ActivateSigningKeyAsync(SigningKey key, IReadOnlySet<string> retiring, CancellationToken ct);
+
+    /// <summary>Records from when the key's signatures are not to be trusted; false when the deployment has no such key.</summary>
+    Task<bool> MarkSigningKeyCompromisedAsync(string kid, DateTimeOffset from, CancellationToken ct);
 }

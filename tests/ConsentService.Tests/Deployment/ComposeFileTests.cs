@@ -50,6 +50,9 @@ public sealed class ComposeFileTests
         Assert.Equal("redis:6379", environment["ConnectionStrings__Redis"]);
         Assert.Equal("8080", environment["ASPNETCORE_HTTP_PORTS"]);
         Assert.StartsWith("${CONSENT_ADMIN_KEY:?", environment["Admin__ApiKey"]); // required, no default secret
+        // The one signing key of the deployment, from the environment: required (Production on MongoDB refuses to start without).
+        Assert.StartsWith("${CONSENT_SIGNING_KEY:?", environment["Signing__PrivateKey"]);
+        Assert.Equal("Production", environment["ASPNETCORE_ENVIRONMENT"]);
 
         var dependsOn = (Dictionary<object, object>)consent["depends_on"];
         foreach (var dependency in new[] { "mongo", "redis" })

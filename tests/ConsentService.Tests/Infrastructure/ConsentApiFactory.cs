@@ -20,6 +20,9 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
 
     public string DataDirectory { get; init; } = NewDataDirectory();
 
+    /// <summary>Leave the data folder when disposed: the next instance of the deployment starts on it.</summary>
+    public bool KeepDataDirectory { get; init; }
+
     /// <summary>More configuration, e.g. <c>ConnectionStrings:Redis</c>.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
@@ -28,9 +31,6 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
     /// has no network peer, and rate limits are counted per address.
     /// </summary>
     public bool ClientAddressFromHeader { get; init; }
-
-    /// <summary>Leaves the data folder on disposal, for a later instance to start on (a restart).</summary>
-    public bool KeepDataDirectory { get; init; }
 
     public const string ClientAddressHeader = "X-Test-Client-Address";
 
@@ -114,7 +114,14 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
 
     protected override void Dispose(bool disposing)
     {
-        base.Dispose(disposing);
+        try
+        {
+            base.Dispose(disposing);
+        }
+        catch (Exception e) when (e is ArgumentNullException or ObjectDisposedException)
+        {
+            // A host whose start failed (a test of start-up errors) cannot be stopped by the test host; nothing runs.
+        }
         SqliteConnection.ClearAllPools();
         if (KeepDataDirectory) return;
         try

@@ -347,6 +347,47 @@ public abstract class ConsentStoreContract : IAsyncLifetime
         return result.Record;
     }
 
+    private static SigningKey Key(string kid, int day) => new(kid, "x-" + kid, "y-" + kid, T0.AddDays(day));
+
+    [SkippableFact]
+    public async Task The_first_signing_key_registers_as_active_and_another_takes_over_only_by_a_declared_rotation()
+    {
+        Assert.Empty(await Store.ListSigningKeysAsync(default));
+        Assert.Equal(Key("k1", 0), await Store.ActivateSigningKeyAsync(Key("k1", 0), new HashSet<string>(), default));
+        Assert.Equal(Key("k1", 0), await Store.ActivateSigningKeyAsync(Key("k1", 5), new HashSet<string>(), default)); // a restart changes nothing
+
+        // Another key without a declared rotation: the active key stays, the other is not stored.
+        Assert.Equal(Key("k1", 0), await Store.ActivateSigningKeyAsync(Key("k2", 1), new HashSet<string> { "k0" }, default));
+        Assert.Equal(["k1"], (await Store.ListSigningKeysAsync(default)).Select(k => k.Kid));
+
+        // Declared: k1 retires when k2 starts, k2 is active.
+        Assert.Equal(Key("k2", 2), await Store.ActivateSigningKeyAsync(Key("k2", 2), new HashSet<string> { "k1" }, default));
+        Assert.Equal([Key("k1", 0) with { RetiredAt = T0.AddDays(2) }, Key("k2", 2)], await Store.ListSigningKeysAsync(default));
+
+        // A retired key never becomes active again, even when the active one is declared retired.
+        Assert.Equal(Key("k2", 2), await Store.ActivateSigningKeyAsync(Key("k1", 3), new HashSet<string> { "k2" }, default));
+        Assert.Single(await Store.ListSigningKeysAsync(default), k => k.IsActive);
+    }
+
+    [SkippableFact]
+    public async Task Two_instances_registering_different_keys_at_once_leave_exactly_one_active()
+    {
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            Store.ActivateSigningKeyAsync(Key($"k{i}", 0), new HashSet<string>(), default)));
+        var keys = await Store.ListSigningKeysAsync(default);
+        var active = Assert.Single(keys);
+        Assert.All(results, r => Assert.Equal(active, r));
+    }
+
+    [SkippableFact]
+    public async Task A_signing_key_is_marked_compromised_from_a_time_and_an_unknown_kid_is_reported()
+    {
+        await Store.ActivateSigningKeyAsync(Key("k1", 0), new HashSet<string>(), default);
+        Assert.True(await Store.MarkSigningKeyCompromisedAsync("k1", T0.AddHours(3), default));
+        Assert.False(await Store.MarkSigningKeyCompromisedAsync("nope", T0, default));
+        Assert.Equal(Key("k1", 0) with { CompromisedAt = T0.AddHours(3) }, Assert.Single(await Store.ListSigningKeysAsync(default)));
+    }
+
     private static ConsentRecord Record(string siteId, string subjectId, ChainHead head, ConsentMethod method, string? idempotencyKey)
     {
         var at = Clock.Truncate(T0.AddSeconds(head.Sequence));

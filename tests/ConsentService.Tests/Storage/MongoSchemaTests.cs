@@ -130,6 +130,9 @@ public sealed class MongoSchemaTests
         { nameof(MongoSchema.Ledger), """{ "_id" : "s" }""", null },
         { nameof(MongoSchema.IdleSubjects), """{ "siteId" : "s", "record.recordedAt" : { "$lt" : { "$date" : "2026-11-25T09:30:15.123Z" } } }""", null },
         { nameof(MongoSchema.CheckpointsOfSite), """{ "siteId" : "s" }""", """{ "treeSize" : 1 }""" },
+        { nameof(MongoSchema.AllSigningKeys), "{ }", """{ "activatedAt" : 1, "_id" : 1 }""" },
+        { nameof(MongoSchema.ActiveSigningKey), """{ "active" : true }""", null },
+        { nameof(MongoSchema.SigningKeyByKid), """{ "_id" : "k" }""", null },
     };
 
     [Theory]
@@ -192,6 +195,30 @@ public sealed class MongoSchemaTests
         Assert.True(MongoSchema.Indexes[MongoSchema.Policies].Single().Options.Unique);
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void A_signing_key_round_trips_with_only_its_public_point_and_the_active_flag_while_it_signs(bool retired, bool compromised)
+    {
+        var key = new SigningKey("kid_1", "x-coordinate", "y-coordinate", T0, retired ? T0.AddDays(30) : null, compromised ? T0.AddDays(10) : null);
+        var document = ThroughBytes(MongoDocuments.ToBson(key));
+
+        Assert.Equal(["_id", "x", "y", "activatedAt", .. retired ? new[] { "retiredAt" } : [], .. compromised ? new[] { "compromisedAt" } : [],
+            .. retired ? Array.Empty<string>() : ["active"]], document.Names);
+        Assert.Equal(!retired, document.Contains("active")); // the unique partial index holds the active key only
+        Assert.Equal(key, MongoDocuments.ToSigningKey(document));
+    }
+
+    [Fact]
+    public void At_most_one_signing_key_is_active_settled_by_a_unique_partial_index()
+    {
+        var active = MongoSchema.Indexes[MongoSchema.SigningKeys].Single(i => i.Options.Name == "ux_active");
+        Assert.True(active.Options.Unique);
+        Assert.Equal("""{ "active" : 1 }""", active.Keys.Render(Args).ToJson());
+        Assert.Equal("""{ "active" : true }""", Partial(active));
+    }
+
     private static string Partial(CreateIndexModel<BsonDocument> index) =>
         ((CreateIndexOptions<BsonDocument>)index.Options).PartialFilterExpression.Render(Args).ToJson();
 
@@ -224,7 +251,7 @@ public sealed class MongoSchemaTests
             "siteId" => "s",
             "recordId" => "r",
             "subjectId" => "u",
-            "keyId" => "k",
+            "keyId" or "kid" => "k",
             "keyHash" => "h",
             "idempotencyKey" => "i",
             "subjectCommitment" => "c",

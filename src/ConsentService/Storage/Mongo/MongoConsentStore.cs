@@ -238,6 +238,60 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
     public async Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(string siteId, CancellationToken ct) =>
         [.. (await ListAsync(Q.CheckpointsOfSite(siteId), ct)).Select(ToCheckpoint)];
 
+    // ---- signing keys ------------------------------------------------------------------------
+
+    public async Task<IReadOnlyList<SigningKey>> ListSigningKeysAsync(CancellationToken ct) =>
+        [.. (await ListAsync(Q.AllSigningKeys(), ct)).Select(ToSigningKey)];
+
+    public async Task<SigningKey?> ActivateSigningKeyAsync(SigningKey key, IReadOnlySet<string> retiring, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            using var session = await database.Client.StartSessionAsync(cancellationToken: ct);
+            try
+            {
+                return await session.WithTransactionAsync(async (s, c) =>
+                {
+                    var active = await FirstAsync(Q.ActiveSigningKey(), c, s) is { } d ? ToSigningKey(d) : null;
+                    if (active?.Kid == key.Kid
+                        || await FirstAsync(Q.SigningKeyByKid(key.Kid), c, s) is not null // once retired, never again
+                        || (active is not null && !retiring.Contains(active.Kid)))
+                    {
+                        return active;
+                    }
+                    if (active is not null)
+                    {
+                        var old = Q.SigningKeyByKid(active.Kid);
+                        await Collection(old.Collection).UpdateOneAsync(s, old.Filter,
+                            Builders<BsonDocument>.Update.Set("retiredAt", new BsonDateTime(key.ActivatedAt.UtcDateTime)).Unset("active"), cancellationToken: c);
+                    }
+                    var added = key with { RetiredAt = null, CompromisedAt = null };
+                    await Collection(Q.SigningKeys).InsertOneAsync(s, ToBson(added), cancellationToken: c);
+                    return added;
+                }, cancellationToken: ct);
+            }
+            catch (MongoException e) when (IsDuplicateKey(e) && attempt < MaxAttempts)
+            {
+                // Another instance registered its key at the same moment (ux_active): read again, theirs is the active one now.
+            }
+        }
+    }
+
+    public async Task<bool> MarkSigningKeyCompromisedAsync(string kid, DateTimeOffset from, CancellationToken ct)
+    {
+        var query = Q.SigningKeyByKid(kid);
+        var result = await Collection(query.Collection).UpdateOneAsync(query.Filter,
+            Builders<BsonDocument>.Update.Set("compromisedAt", new BsonDateTime(from.UtcDateTime)), cancellationToken: ct);
+        return result.MatchedCount > 0;
+    }
+
+    private static bool IsDuplicateKey(MongoException e) => e switch
+    {
+        MongoWriteException write => IsDuplicateKey(write),
+        MongoCommandException command => command.Code == DuplicateKeyCode,
+        _ => false,
+    };
+
     // ---- plumbing ----------------------------------------------------------------------------
 
     private const int DuplicateKeyCode = 11000;

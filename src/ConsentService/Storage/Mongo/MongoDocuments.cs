@@ -172,6 +172,24 @@ public static class MongoDocuments
     public static Checkpoint ToCheckpoint(BsonDocument d) => new(
         d["siteId"].AsString, d["treeSize"].ToInt64(), d["rootHash"].AsString, ToDate(d["signedAt"]), d["signature"].AsString);
 
+    /// <summary>Only the public point: the private key has no field here.</summary>
+    public static BsonDocument ToBson(SigningKey k) => WithoutNulls(new BsonDocument
+    {
+        ["_id"] = k.Kid,
+        ["x"] = k.X,
+        ["y"] = k.Y,
+        ["activatedAt"] = Date(k.ActivatedAt),
+        ["retiredAt"] = k.RetiredAt is { } retired ? Date(retired) : BsonNull.Value,
+        ["compromisedAt"] = k.CompromisedAt is { } compromised ? Date(compromised) : BsonNull.Value,
+        // Present only while active, so the unique partial index holds one document at most.
+        ["active"] = k.IsActive ? BsonBoolean.True : BsonNull.Value,
+    });
+
+    public static SigningKey ToSigningKey(BsonDocument d) => new(
+        d["_id"].AsString, d["x"].AsString, d["y"].AsString, ToDate(d["activatedAt"]),
+        d.TryGetValue("retiredAt", out var retired) ? ToDate(retired) : null,
+        d.TryGetValue("compromisedAt", out var compromised) ? ToDate(compromised) : null);
+
     private static BsonDocument WithoutNulls(BsonDocument document)
     {
         foreach (var name in document.Names.Where(n => document[n].IsBsonNull).ToList())

@@ -23,6 +23,8 @@ public static class MongoSchema
     /// <summary>One document per site: <c>size</c>, the last ledger position handed out, and <c>hash</c>, the hash of its record.</summary>
     public const string Ledgers = "ledgers";
     public const string Checkpoints = "checkpoints";
+    /// <summary>The deployment's public signing keys, <c>_id</c> = kid; <c>active: true</c> only on the one that signs now.</summary>
+    public const string SigningKeys = "signingKeys";
 
     private static readonly FilterDefinitionBuilder<BsonDocument> F = Builders<BsonDocument>.Filter;
     private static readonly SortDefinitionBuilder<BsonDocument> S = Builders<BsonDocument>.Sort;
@@ -62,6 +64,12 @@ public static class MongoSchema
             ],
             [Ledgers] = [],
             [Checkpoints] = [Index(K.Ascending("siteId").Ascending("treeSize"), "ux_site_treeSize", unique: true)],
+            [SigningKeys] =
+            [
+                // At most one active key: a second instance with another key cannot register itself beside the first.
+                Index(K.Ascending("active"), "ux_active", unique: true, partial: F.Eq("active", true)),
+                Index(K.Ascending("activatedAt").Ascending("_id"), "ix_activatedAt"),
+            ],
             [AuditEvents] = [Index(K.Ascending("siteId").Ascending("at").Ascending("_id"), "ix_site_at")],
         };
 
@@ -125,6 +133,12 @@ public static class MongoSchema
         new(CurrentConsents, F.Eq("siteId", siteId) & F.Lt("record.recordedAt", cutoff.UtcDateTime));
 
     public static MongoQuery CheckpointsOfSite(string siteId) => new(Checkpoints, F.Eq("siteId", siteId), S.Ascending("treeSize"));
+
+    public static MongoQuery AllSigningKeys() => new(SigningKeys, F.Empty, S.Ascending("activatedAt").Ascending("_id"));
+
+    public static MongoQuery ActiveSigningKey() => new(SigningKeys, F.Eq("active", true));
+
+    public static MongoQuery SigningKeyByKid(string kid) => new(SigningKeys, F.Eq("_id", kid));
 
     private static CreateIndexModel<BsonDocument> Index(
         IndexKeysDefinition<BsonDocument> keys, string name, bool unique = false, FilterDefinition<BsonDocument>? partial = null) =>

@@ -385,6 +385,61 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             r => new Checkpoint(r.GetString(0), r.GetInt64(1), r.GetString(2), FromMillis(r.GetInt64(3)), r.GetString(4)), ct, ("$site", siteId));
     }
 
+    // ---- signing keys ------------------------------------------------------------------------
+
+    public async Task<IReadOnlyList<SigningKey>> ListSigningKeysAsync(CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        return await QueryAsync(connection, null, "SELECT * FROM signing_keys ORDER BY activated_at, kid", ReadSigningKey, ct);
+    }
+
+    public async Task<SigningKey?> ActivateSigningKeyAsync(SigningKey key, IReadOnlySet<string> retiring, CancellationToken ct)
+    {
+        SigningKey? result = null;
+        // One write transaction (BEGIN IMMEDIATE): two instances starting together cannot both become active.
+        await WriteAsync(async (connection, tx) =>
+        {
+            var active = (await QueryAsync(connection, tx, "SELECT * FROM signing_keys WHERE retired_at IS NULL", ReadSigningKey, ct)).FirstOrDefault();
+            result = active;
+            if (active?.Kid == key.Kid
+                || await ScalarAsync<long>(connection, tx, "SELECT count(*) FROM signing_keys WHERE kid = $kid", ct, ("$kid", key.Kid)) > 0
+                || (active is not null && !retiring.Contains(active.Kid)))
+            {
+                return;
+            }
+            if (active is not null)
+            {
+                await ExecuteAsync(connection, tx, "UPDATE signing_keys SET retired_at = $at WHERE kid = $kid", ct,
+                    ("$at", Millis(key.ActivatedAt)), ("$kid", active.Kid));
+            }
+            await ExecuteAsync(connection, tx,
+                "INSERT INTO signing_keys (kid, x, y, activated_at, retired_at, compromised_at) VALUES ($kid, $x, $y, $at, NULL, NULL)", ct,
+                ("$kid", key.Kid), ("$x", key.X), ("$y", key.Y), ("$at", Millis(key.ActivatedAt)));
+            result = key with { RetiredAt = null, CompromisedAt = null };
+        }, ct);
+        return result;
+    }
+
+    public async Task<bool> MarkSigningKeyCompromisedAsync(string kid, DateTimeOffset from, CancellationToken ct)
+    {
+        var found = false;
+        await WriteAsync(async (connection, tx) =>
+        {
+            await ExecuteAsync(connection, tx, "UPDATE signing_keys SET compromised_at = $at WHERE kid = $kid", ct,
+                ("$at", Millis(from)), ("$kid", kid));
+            found = await ScalarAsync<long>(connection, tx, "SELECT changes()", ct) > 0;
+        }, ct);
+        return found;
+    }
+
+    private static SigningKey ReadSigningKey(DbDataReader r) => new(
+        r.GetString(r.GetOrdinal("kid")),
+        r.GetString(r.GetOrdinal("x")),
+        r.GetString(r.GetOrdinal("y")),
+        FromMillis(r.GetInt64(r.GetOrdinal("activated_at"))),
+        r.IsDBNull(r.GetOrdinal("retired_at")) ? null : FromMillis(r.GetInt64(r.GetOrdinal("retired_at"))),
+        r.IsDBNull(r.GetOrdinal("compromised_at")) ? null : FromMillis(r.GetInt64(r.GetOrdinal("compromised_at"))));
+
     private IAsyncEnumerable<ConsentRecord> StreamAsync(string sql, (string, object?)[] parameters, CancellationToken ct) =>
         StreamAsync(sql, parameters, ReadConsent, ct);
 
@@ -495,6 +550,16 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             size INTEGER NOT NULL,
             last_hash TEXT
         ) STRICT;
+        -- Public keys only (JWK x/y): the private key never enters the store. At most one key is active (not retired).
+        CREATE TABLE IF NOT EXISTS signing_keys (
+            kid TEXT PRIMARY KEY,
+            x TEXT NOT NULL,
+            y TEXT NOT NULL,
+            activated_at INTEGER NOT NULL,
+            retired_at INTEGER,
+            compromised_at INTEGER
+        ) STRICT;
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_signing_keys_active ON signing_keys ((retired_at IS NULL)) WHERE retired_at IS NULL;
         """;
 
     /// <summary>
