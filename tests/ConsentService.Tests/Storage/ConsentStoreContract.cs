@@ -144,7 +144,7 @@ public abstract class ConsentStoreContract : IAsyncLifetime
     {
         var first = await AppendAsync("s1", "alice", ConsentMethod.AcceptAll, idempotencyKey: "retry-1");
         var built = false;
-        var again = await Store.AppendConsentAsync("s1", "someone-else", "retry-1", head =>
+        var again = await Store.AppendConsentAsync("s1", "someone-else", "retry-1", null, head =>
         {
             built = true;
             return Record("s1", "someone-else", head, ConsentMethod.RejectAll, "retry-1");
@@ -155,7 +155,7 @@ public abstract class ConsentStoreContract : IAsyncLifetime
         AssertSameRecord(first, again.Record);
         Assert.Empty(await Store.GetHistoryAsync("s1", "someone-else", default));
         // Keys are scoped to a site.
-        Assert.True((await Store.AppendConsentAsync("s2", "alice", "retry-1", head => Record("s2", "alice", head, ConsentMethod.AcceptAll, "retry-1"), default)).Created);
+        Assert.True((await Store.AppendConsentAsync("s2", "alice", "retry-1", null, head => Record("s2", "alice", head, ConsentMethod.AcceptAll, "retry-1"), default)).Created);
     }
 
     [SkippableFact]
@@ -290,7 +290,7 @@ public abstract class ConsentStoreContract : IAsyncLifetime
 
     private async Task<ConsentRecord> AppendAsync(string siteId, string subjectId, ConsentMethod method, Action<ChainHead>? observe = null, string? idempotencyKey = null)
     {
-        var result = await Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, head =>
+        var result = await Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, null, head =>
         {
             observe?.Invoke(head);
             return Record(siteId, subjectId, head, method, idempotencyKey);

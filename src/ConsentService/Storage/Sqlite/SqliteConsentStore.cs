@@ -170,11 +170,21 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     // ---- consent ledger ----------------------------------------------------------------------
 
     public async Task<AppendResult> AppendConsentAsync(
-        string siteId, string subjectId, string? idempotencyKey, Func<ChainHead, ConsentRecord> build, CancellationToken ct)
+        string siteId, string subjectId, string? idempotencyKey, byte[]? writeSecretHash, Func<ChainHead, ConsentRecord> build, CancellationToken ct)
     {
         AppendResult? result = null;
         await WriteAsync(async (connection, tx) =>
         {
+            if (writeSecretHash is not null)
+            {
+                var stored = await QueryAsync(connection, tx,
+                    "SELECT write_secret_hash FROM subjects WHERE site_id = $site AND subject_id = $subject",
+                    r => r.IsDBNull(0) ? null : (byte[])r[0], ct, ("$site", siteId), ("$subject", subjectId));
+                if (stored is [{ } hash] && !SubjectSecrets.Matches(hash, writeSecretHash))
+                {
+                    throw new SubjectSecretMismatchException();
+                }
+            }
             if (idempotencyKey is not null)
             {
                 var earlier = await QueryAsync(connection, tx,
@@ -213,13 +223,14 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
                 ("$prevHash", record.PrevHash), ("$hash", record.Hash));
             await ExecuteAsync(connection, tx,
                 """
-                INSERT INTO subjects (site_id, subject_id, subject_key, head_sequence, head_hash, head_record_id)
-                VALUES ($site, $subject, $key, $sequence, $hash, $id)
+                INSERT INTO subjects (site_id, subject_id, subject_key, head_sequence, head_hash, head_record_id, write_secret_hash)
+                VALUES ($site, $subject, $key, $sequence, $hash, $id, $secretHash)
                 ON CONFLICT (site_id, subject_id) DO UPDATE
-                SET head_sequence = excluded.head_sequence, head_hash = excluded.head_hash, head_record_id = excluded.head_record_id
+                SET head_sequence = excluded.head_sequence, head_hash = excluded.head_hash, head_record_id = excluded.head_record_id,
+                    write_secret_hash = coalesce(subjects.write_secret_hash, excluded.write_secret_hash)
                 """, ct,
                 ("$site", siteId), ("$subject", subjectId), ("$key", head.SubjectKey), ("$sequence", record.Sequence),
-                ("$hash", record.Hash), ("$id", record.Id));
+                ("$hash", record.Hash), ("$id", record.Id), ("$secretHash", writeSecretHash));
             result = new AppendResult(record, Created: true);
         }, ct);
         return result!;
@@ -374,7 +385,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
 
     // ---- plumbing ----------------------------------------------------------------------------
 
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
 
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS sites (
@@ -408,6 +419,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             head_sequence INTEGER NOT NULL,
             head_hash TEXT,
             head_record_id TEXT,
+            write_secret_hash BLOB, -- SHA-256 of the anonymous subject's write secret; null until one is presented
             PRIMARY KEY (site_id, subject_id)
         ) STRICT;
         CREATE TABLE IF NOT EXISTS consents (
