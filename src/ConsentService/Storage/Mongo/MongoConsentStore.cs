@@ -106,8 +106,8 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
             return await session.WithTransactionAsync(async (s, c) =>
             {
                 var subject = await FirstAsync(Q.Subject(siteId, subjectId), c, s);
-                if (writeSecretHash is not null && subject is not null && subject.TryGetValue("writeSecretHash", out var stored)
-                    && !SubjectSecrets.Matches(stored.AsBsonBinaryData.Bytes, writeSecretHash))
+                if (writeSecretHash is not null && subject is not null && ToWriteSecretHash(subject) is { } stored
+                    && !SubjectSecrets.Matches(stored, writeSecretHash))
                 {
                     throw new SubjectSecretMismatchException();
                 }
@@ -131,10 +131,10 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
                     .Set("sequence", record.Sequence)
                     .Set("hash", record.Hash)
                     .Set("record", ToBson(record));
-                if (writeSecretHash is not null && subject?.Contains("writeSecretHash") != true)
+                if (writeSecretHash is not null && (subject is null || ToWriteSecretHash(subject) is null))
                 {
                     // The first anonymous write (or the first since write secrets exist) establishes the secret.
-                    update = update.Set("writeSecretHash", new BsonBinaryData(writeSecretHash));
+                    update = update.Set(WriteSecretHashField, ToBson(writeSecretHash));
                 }
                 var current = Q.Subject(siteId, subjectId);
                 await Collection(current.Collection).UpdateOneAsync(s, current.Filter, update, new UpdateOptions { IsUpsert = true }, c);

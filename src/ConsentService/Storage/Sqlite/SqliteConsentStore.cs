@@ -175,15 +175,13 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         AppendResult? result = null;
         await WriteAsync(async (connection, tx) =>
         {
-            if (writeSecretHash is not null)
+            var heads = await QueryAsync(connection, tx,
+                "SELECT subject_key, head_sequence, head_hash, write_secret_hash FROM subjects WHERE site_id = $site AND subject_id = $subject",
+                r => (Key: (byte[])r["subject_key"], Sequence: r.GetInt64(1), Hash: r.IsDBNull(2) ? null : r.GetString(2), SecretHash: r.IsDBNull(3) ? null : (byte[])r[3]), ct,
+                ("$site", siteId), ("$subject", subjectId));
+            if (writeSecretHash is not null && heads is [{ SecretHash: { } stored }] && !SubjectSecrets.Matches(stored, writeSecretHash))
             {
-                var stored = await QueryAsync(connection, tx,
-                    "SELECT write_secret_hash FROM subjects WHERE site_id = $site AND subject_id = $subject",
-                    r => r.IsDBNull(0) ? null : (byte[])r[0], ct, ("$site", siteId), ("$subject", subjectId));
-                if (stored is [{ } hash] && !SubjectSecrets.Matches(hash, writeSecretHash))
-                {
-                    throw new SubjectSecretMismatchException();
-                }
+                throw new SubjectSecretMismatchException();
             }
             if (idempotencyKey is not null)
             {
@@ -200,11 +198,9 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             // The write lock makes positions follow commit order: a reader never sees position n+1 before n.
             var position = await ScalarAsync<long>(connection, tx,
                 "SELECT coalesce(max(position), 0) + 1 FROM consents WHERE site_id = $site", ct, ("$site", siteId));
-            var heads = await QueryAsync(connection, tx,
-                "SELECT subject_key, head_sequence, head_hash FROM subjects WHERE site_id = $site AND subject_id = $subject",
-                r => new ChainHead((byte[])r["subject_key"], r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2), position), ct,
-                ("$site", siteId), ("$subject", subjectId));
-            var head = heads.Count > 0 ? heads[0] : new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null, position);
+            var head = heads is [var found]
+                ? new ChainHead(found.Key, found.Sequence, found.Hash, position)
+                : new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null, position);
             var record = build(head);
 
             await ExecuteAsync(connection, tx,
