@@ -28,7 +28,7 @@ public static partial class ConsentEndpoints
                 "and subjectSecret is the subject's write secret: the first write stores its hash, later anonymous writes for the subject " +
                 "must send the same (403 otherwise, nothing written). Without subjectId and subjectSecret the service mints both and answers " +
                 "the secret once (subjectSecret in the 201). " +
-                "a site back end with an admin key may write its own user ids and method 'api'. Honours the Idempotency-Key header " +
+                "A site back end with an admin key may write its own user ids and method 'api'. Honours the Idempotency-Key header " +
                 "(or the idempotencyKey body field, for browsers posting without a preflight), scoped to the caller: the write secret, or the API key. " +
                 "Browsers: only pages of the site's allowed origins (or the service's own) may post (403 otherwise) and read the answer.")
             .Accepts<RecordConsentRequest>("application/json", "text/plain")
