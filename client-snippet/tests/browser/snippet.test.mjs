@@ -535,6 +535,7 @@ test('write secret: the browser keeps it beside the id and sends it; the id alon
   assert.deepEqual((await client.history(site.id, id)).map((r) => r.method), ['accept_all', 'withdraw']);
   assert.equal((await check(site.id, id)).purposes.analytics.granted, false);
   assert.equal(posted[1].subjectSecret, secret);
+  assert.ok(!service.log().includes(secret), 'the secret is not in the service log');
   await ctx.close();
 });
 

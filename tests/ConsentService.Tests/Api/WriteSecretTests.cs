@@ -110,8 +110,9 @@ public sealed class WriteSecretTests(ConsentApiFactory factory) : IClassFixture<
         var strayBackEndSecret = "BackEndSecret_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
         Assert.Equal(HttpStatusCode.Created, (await admin.PostConsentAsync(site.Id, Decision(subject, "reject_all", strayBackEndSecret))).StatusCode);
         using var legal = factory.ClientWithKey(site.LegalKey);
-        var exported = await (await legal.GetAsync($"/v1/sites/{site.Id}/subjects/{subject}/export")).Content.ReadAsStringAsync();
-        var audit = await (await admin.GetAsync($"/v1/sites/{site.Id}/audit/logs")).Content.ReadAsStringAsync();
+        var exported = (await ReadJsonAsync(await legal.GetAsync($"/v1/sites/{site.Id}/subjects/{subject}/export"))).ToJsonString();
+        var audit = (await ReadJsonAsync(await admin.GetAsync($"/v1/sites/{site.Id}/audit/logs"))).ToJsonString();
+        Assert.Contains("RecordConsent", audit, StringComparison.Ordinal); // the back end's write is in it
 
         Assert.Equal(SHA256.HashData(Encoding.UTF8.GetBytes(secret)), await StoredHashAsync(site.Id, subject));
         foreach (var raw in new[] { secret, strayBackEndSecret })
