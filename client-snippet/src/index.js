@@ -5,7 +5,7 @@
 import { gtag, consentMode } from './consent-mode.js';
 import { decide, gpcApplies } from './decision.js';
 import { gate, SELECTOR } from './gating.js';
-import { randomId } from './ids.js';
+import { keeper, randomId } from './ids.js';
 import { resolveLocale } from './locale.js';
 import { outbox } from './outbox.js';
 import { cookieString, encode, isStale, lifetimeDays, readCookie } from './store.js';
@@ -39,20 +39,32 @@ if (!w.ConsentService) {
   };
 
   const release = gate(d, has);
-  const send = (body) => fetch(config.api + '/v1/sites/' + encodeURIComponent(config.siteId) + '/consents', {
-    method: 'POST',
-    // text/plain: a "simple" request, no CORS preflight; keepalive: it survives the page unloading.
-    headers: { 'Content-Type': 'text/plain' },
-    body: JSON.stringify(body),
-    keepalive: true,
-    credentials: 'omit',
-  }).then((r) => r.status, () => 0);
   let storage;
   try {
     storage = localStorage;
   } catch {
     // Blocked storage (sandboxed frames, some privacy modes): the outbox keeps to memory.
   }
+  const me = keeper(storage, 'consent_secret_' + config.siteId);
+  const save = () => (d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:'));
+  // Every post names the browser's subject and proves it with the secret kept beside the id.
+  const post = (body, { s, k }) => fetch(config.api + '/v1/sites/' + encodeURIComponent(config.siteId) + '/consents', {
+    method: 'POST',
+    // text/plain: a "simple" request, no CORS preflight; keepalive: it survives the page unloading.
+    headers: { 'Content-Type': 'text/plain' },
+    body: JSON.stringify({ ...body, subjectId: s, subjectSecret: k }),
+    keepalive: true,
+    credentials: 'omit',
+  }).then((r) => r.status, () => 0);
+  const send = async (body) => {
+    const status = await post(body, me(state && state.s));
+    if (status != 403) return status;
+    // The id is not this browser's to write (its secret was lost, or another client claimed an old id
+    // first): the decision goes to a new subject, and the cookie follows.
+    const fresh = me(0, 1);
+    if (state) (state.s = fresh.s), save();
+    return post(body, fresh);
+  };
   const queue = outbox(storage, 'consent_outbox_' + config.siteId, send);
 
   const apply = () => {
@@ -63,10 +75,9 @@ if (!w.ConsentService) {
   const record = (method, chosen = {}) => {
     const decision = decide(config, method, chosen, gpc);
     const key = randomId('dec_');
-    state = { s: state ? state.s : randomId('sub_'), v: config.version, p: decision.purposes, m: decision.method, t: Date.now() };
-    d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:');
+    state = { s: me(state && state.s).s, v: config.version, p: decision.purposes, m: decision.method, t: Date.now() };
+    save();
     queue.add(key, {
-      subjectId: state.s,
       policyVersion: config.version,
       method: decision.method,
       purposes: decision.purposes,

@@ -2,7 +2,7 @@
 // site and a fresh browser context; test pages come from another origin, as on a real website.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, context, launch, page, startPages, startService, TRACKER, waitFor } from './harness.mjs';
+import { api, context, launch, OPERATOR_KEY, page, startPages, startService, TRACKER, waitFor } from './harness.mjs';
 
 let service;
 let pages;
@@ -491,6 +491,97 @@ test('a post that fails is kept, retried with backoff on the page, and after a r
   const after = await client.history(site.id, id);
   assert.deepEqual(after.map((r) => r.method), ['reject_all', 'custom'], 'the retry carries the same idempotency key: no duplicate');
   await ctx.close();
+});
+
+/** A post as a stranger makes it: from node, no Origin, no cookie, no key. */
+const forge = (siteId, body) => fetch(`${service.url}/v1/sites/${siteId}/consents`, {
+  method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify({ policyVersion: 1, ...body }),
+}).then(async (r) => ({ status: r.status, body: await r.json() }));
+const check = (siteId, id) => fetch(`${service.url}/v1/sites/${siteId}/subjects/${id}/consent`, { headers: { Authorization: 'Bearer ' + OPERATOR_KEY } })
+  .then((r) => r.json());
+const kept = (p, siteId) => p.evaluate((s) => localStorage.getItem('consent_secret_' + s), siteId);
+
+test('write secret: the browser keeps it beside the id and sends it; the id alone changes nothing', async () => {
+  const { site, p, ctx } = await open();
+  const posted = [];
+  await p.route(`${service.url}/v1/sites/${site.id}/consents`, (route) => (posted.push(JSON.parse(route.request().postData())), route.continue()));
+  await banner(p).getByRole('button', { name: 'Accept all' }).click();
+  await delivered(p, site.id);
+  const id = await subject(p);
+  const [keptId, secret] = (await kept(p, site.id)).split(' ');
+  assert.equal(keptId, id);
+  assert.match(secret, /^[A-Za-z0-9_-]{22}$/);
+  assert.equal(posted[0].subjectId, id);
+  assert.equal(posted[0].subjectSecret, secret);
+  // Not in the cookie the site's servers read.
+  const cookie = (await ctx.cookies()).find((c) => c.name == 'consent_' + site.id);
+  assert.ok(!Buffer.from(cookie.value, 'base64').toString().includes(secret) && !cookie.value.includes(secret));
+  const before = await check(site.id, id);
+  assert.equal(before.purposes.analytics.granted, true);
+
+  // A stranger who knows the id: refused, with or without a secret of its own.
+  for (const forged of [{ subjectId: id, method: 'withdraw' }, { subjectId: id, method: 'withdraw', subjectSecret: 'Xy3_kQ9-vL2mN7pR4sT8wZ' }]) {
+    const answer = await forge(site.id, forged);
+    assert.equal(answer.status, 403);
+    assert.equal(answer.body.type, 'urn:consentservice:problem:subject-secret');
+  }
+  assert.deepEqual(await check(site.id, id), before, 'the check answers as before');
+  assert.deepEqual((await client.history(site.id, id)).map((r) => r.method), ['accept_all']);
+
+  // The browser's own later change works, for the same subject, and its retry replays nothing twice.
+  await p.evaluate(() => window.ConsentService.withdraw());
+  await delivered(p, site.id);
+  assert.equal(await subject(p), id);
+  assert.deepEqual((await client.history(site.id, id)).map((r) => r.method), ['accept_all', 'withdraw']);
+  assert.equal((await check(site.id, id)).purposes.analytics.granted, false);
+  assert.equal(posted[1].subjectSecret, secret);
+  assert.ok(!service.log().includes(secret), 'the secret is not in the service log');
+  await ctx.close();
+});
+
+test('write secret: an id from before write secrets keeps its chain; an id claimed by someone else moves to a new one', async () => {
+  const site = await client.createSite(siteOptions());
+  const cookieFor = (s) => ({
+    name: 'consent_' + site.id, url: pages.origin,
+    value: Buffer.from(JSON.stringify({ s, v: 1, p: { necessary: true, analytics: false, marketing: false, model_improvement: false }, m: 'reject_all', t: Date.now() })).toString('base64'),
+  });
+  const mint = () => 'sub_' + Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url');
+
+  // Recorded before write secrets: the service holds the id without a secret (as a back end with a key writes it).
+  const old = mint();
+  const admin = await fetch(`${service.url}/v1/sites/${site.id}/consents`, {
+    method: 'POST', headers: { Authorization: 'Bearer ' + site.adminKey, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ subjectId: old, policyVersion: 1, method: 'reject_all' }),
+  });
+  assert.equal(admin.status, 201);
+  const first = await open({ site, contextOptions: {} });
+  await first.ctx.addCookies([cookieFor(old)]);
+  await first.p.reload();
+  await first.p.waitForFunction(() => window.ConsentService);
+  await first.p.evaluate(() => window.ConsentService.set({ analytics: true }));
+  await delivered(first.p, site.id);
+  assert.equal(await subject(first.p), old);
+  assert.deepEqual((await client.history(site.id, old)).map((r) => r.method), ['reject_all', 'custom'], 'the first secret presented is established');
+  assert.equal((await forge(site.id, { subjectId: old, method: 'withdraw', subjectSecret: 'Xy3_kQ9-vL2mN7pR4sT8wZ' })).status, 403);
+  await first.ctx.close();
+
+  // An id another client wrote first with its own secret: the browser's decision goes to a new subject.
+  const taken = mint();
+  assert.equal((await forge(site.id, { subjectId: taken, method: 'accept_all', subjectSecret: 'Ab3_kQ9-vL2mN7pR4sT8wZ' })).status, 201);
+  const second = await open({ site });
+  await second.ctx.addCookies([cookieFor(taken)]);
+  await second.p.reload();
+  await second.p.waitForFunction(() => window.ConsentService);
+  await second.p.evaluate(() => window.ConsentService.withdraw());
+  await delivered(second.p, site.id);
+  const moved = await subject(second.p);
+  assert.notEqual(moved, taken);
+  assert.deepEqual((await client.history(site.id, taken)).map((r) => r.method), ['accept_all'], 'nothing written for the taken id');
+  assert.deepEqual((await client.history(site.id, moved)).map((r) => r.method), ['withdraw']);
+  const cookie = (await second.ctx.cookies()).find((c) => c.name == 'consent_' + site.id);
+  assert.equal(JSON.parse(Buffer.from(cookie.value, 'base64').toString()).s, moved, 'the cookie follows');
+  assert.equal((await check(site.id, moved)).purposes.analytics.granted, false);
+  await second.ctx.close();
 });
 
 test('the JS API: ready, get, has, onChange, set, rejectAll, withdraw, show, and the DOM event', async () => {

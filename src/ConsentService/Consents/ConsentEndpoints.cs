@@ -6,6 +6,7 @@ using ConsentService.Ledger;
 using ConsentService.Policies;
 using ConsentService.Sites;
 using ConsentService.Snippet;
+using ConsentService.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ConsentService.Consents;
@@ -23,9 +24,12 @@ public static partial class ConsentEndpoints
         site.MapPost("/consents", Record)
             .WithName("RecordConsent")
             .WithSummary("Record a visitor's decision")
-            .WithDescription("Public (no secret): takes application/json or text/plain JSON. Without a key, subjectId is absent or a random 'sub_' id; " +
-                "a site back end with an admin key may write its own user ids and method 'api'. Honours the Idempotency-Key header " +
-                "(or the idempotencyKey body field, for browsers posting without a preflight). " +
+            .WithDescription("Public (no secret): takes application/json or text/plain JSON. Without a key, subjectId is absent or a random 'sub_' id, " +
+                "and subjectSecret is the subject's write secret: the first write stores its hash, later anonymous writes for the subject " +
+                "must send the same (403 otherwise, nothing written). Without subjectId and subjectSecret the service mints both and answers " +
+                "the secret once (subjectSecret in the 201). " +
+                "A site back end with an admin key may write its own user ids and method 'api'. Honours the Idempotency-Key header " +
+                "(or the idempotencyKey body field, for browsers posting without a preflight), scoped to the caller: the write secret, or the API key. " +
                 "Browsers: only pages of the site's allowed origins (or the service's own) may post (403 otherwise) and read the answer.")
             .Accepts<RecordConsentRequest>("application/json", "text/plain")
             .WithMetadata(new BodySizeLimit(MaxBodyBytes))
@@ -62,11 +66,13 @@ public static partial class ConsentEndpoints
             return Problems.SiteNotFound(siteId);
         }
         var trusted = false;
+        string? keyScope = null;
         if (KeyAuthenticator.BearerToken(http.Request) is not null)
         {
             var denied = await keys.AuthorizeAsync(http.Request, siteId, SiteRole.Admin, ct);
             if (denied is not null) return denied;
             trusted = true;
+            keyScope = SubjectSecrets.KeyScope(http.Features.Get<AuthenticatedKey>()?.KeyId);
         }
 
         var (request, unreadable) = await JsonBody.ReadAsync<RecordConsentRequest>(http.Request, MaxBodyBytes, ct);
@@ -98,15 +104,50 @@ public static partial class ConsentEndpoints
         {
             errors.Add("policyVersion", $"Site '{siteId}' has no policy version {request.PolicyVersion}.");
         }
-        var decision = Validate(request, site, policy, trusted, idempotencyKey, http, errors);
+        // Who is writing (DESIGN §3): a back end by its key; an anonymous client by the subject's write secret.
+        string? mintedSecret = null;
+        byte[]? secretHash = null;
+        if (!trusted)
+        {
+            if (request.SubjectSecret is { } secret && !SubjectSecrets.IsWellFormed(secret))
+            {
+                errors.Add("subjectSecret", SubjectSecrets.Rule);
+            }
+            else if (request.SubjectSecret is null && request.SubjectId is null)
+            {
+                if (idempotencyKey is not null)
+                {
+                    errors.Add("subjectSecret", "An idempotency key is scoped to its caller: send subjectSecret with it (or subjectId and subjectSecret), so that a retry can be recognised as yours.");
+                }
+                mintedSecret = SubjectSecrets.New();
+            }
+            secretHash = (request.SubjectSecret ?? mintedSecret) is { } presented ? SubjectSecrets.Hash(presented) : null;
+        }
+        var scopedKey = idempotencyKey is null ? null
+            : SubjectSecrets.ScopedIdempotencyKey(keyScope ?? (secretHash is null ? "" : SubjectSecrets.AnonymousScope(secretHash)), idempotencyKey);
+        var decision = Validate(request, site, policy, trusted, scopedKey, http, errors);
         if (decision is null || !errors.IsEmpty)
         {
             return errors.ToProblem();
         }
+        if (!trusted && secretHash is null)
+        {
+            // A subject id without its secret: the same answer as a wrong secret, whether or not the id exists.
+            return Problems.SubjectSecretRefused();
+        }
 
         // Before the write: an instance that may not sign (another key is active) writes nothing and answers 503.
         await signer.EnsureMaySignAsync(ct);
-        var (record, created) = await ledger.RecordAsync(siteId, decision, ct);
+        ConsentRecord record;
+        bool created;
+        try
+        {
+            (record, created) = await ledger.RecordAsync(siteId, decision with { WriteSecretHash = secretHash }, ct);
+        }
+        catch (SubjectSecretMismatchException)
+        {
+            return Problems.SubjectSecretRefused();
+        }
         if (!created && record.RequestHash != decision.RequestHash)
         {
             return Problems.Status(StatusCodes.Status422UnprocessableEntity, ProblemTypes.IdempotencyConflict,
@@ -117,7 +158,12 @@ public static partial class ConsentEndpoints
             http.Response.Headers["Idempotent-Replayed"] = "true";
         }
         return TypedResults.Created($"/v1/sites/{siteId}/consents/{record.Id}",
-            ConsentRecordView.From(record) with { Receipt = signer.Sign(ConsentReceipt.For(record), ConsentReceipt.Type) });
+            ConsentRecordView.From(record) with
+            {
+                Receipt = signer.Sign(ConsentReceipt.For(record), ConsentReceipt.Type),
+                // Shown once, as an API key is: only the client that made this request can change this subject's consent later.
+                SubjectSecret = created ? mintedSecret : null,
+            });
     }
 
     /// <summary>Checks a decision against its policy version; null (with <paramref name="errors"/>) when it is not acceptable.</summary>
@@ -129,7 +175,7 @@ public static partial class ConsentEndpoints
         {
             errors.Add("subjectId", trusted
                 ? SubjectIds.Rule
-                : "Without a secret key, subjectId is omitted or 'sub_' followed by 22 base64url characters.");
+                : "Without a secret key, subjectId is omitted or 'sub_' followed by 22 random base64url characters (crypto.getRandomValues).");
         }
         if (request.Method == ConsentMethod.Api && !trusted)
         {
@@ -158,7 +204,8 @@ public static partial class ConsentEndpoints
             SourceMinimizer.UserAgent(http.Request.Headers.UserAgent.ToString()),
             SourceMinimizer.IpPrefix(http.Connection.RemoteIpAddress));
         // The key names the request, it is not part of it: header or body field, a retry is the same request.
-        var requestHash = CanonicalJson.Sha256Hex(JsonSerializer.SerializeToNode(request with { IdempotencyKey = null }, JsonDefaults.Options));
+        // Nor is the secret: it proves who asks, and no hash of it belongs beside the record.
+        var requestHash = CanonicalJson.Sha256Hex(JsonSerializer.SerializeToNode(request with { IdempotencyKey = null, SubjectSecret = null }, JsonDefaults.Options));
         return new ConsentDecision(subjectId, policy, purposes, request.Method, source, idempotencyKey, requestHash);
     }
 

@@ -7,6 +7,8 @@ using ConsentService.Storage;
 namespace ConsentService.Consents;
 
 /// <summary>A validated decision, ready to be appended.</summary>
+/// <param name="IdempotencyKey">Already scoped to the caller (<see cref="SubjectSecrets.ScopedIdempotencyKey"/>).</param>
+/// <param name="WriteSecretHash">The hash of the anonymous caller's write secret; null for a back end with a key.</param>
 public sealed record ConsentDecision(
     string SubjectId,
     Policy Policy,
@@ -14,15 +16,17 @@ public sealed record ConsentDecision(
     ConsentMethod Method,
     ConsentSource? Source,
     string? IdempotencyKey,
-    string RequestHash);
+    string RequestHash,
+    byte[]? WriteSecretHash = null);
 
 /// <summary>Appends decisions to the ledger and answers consent checks through the read cache.</summary>
 public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimeProvider time)
 {
+    /// <exception cref="SubjectSecretMismatchException">An anonymous write without the subject's secret: nothing was written.</exception>
     public async Task<AppendResult> RecordAsync(string siteId, ConsentDecision decision, CancellationToken ct)
     {
         var recordedAt = time.Now();
-        var result = await store.AppendConsentAsync(siteId, decision.SubjectId, decision.IdempotencyKey, head =>
+        var result = await store.AppendConsentAsync(siteId, decision.SubjectId, decision.IdempotencyKey, decision.WriteSecretHash, head =>
         {
             var unhashed = new ConsentRecord(
                 Guid.CreateVersion7(recordedAt).ToString(),

@@ -12,13 +12,19 @@ public sealed record SourceInput(string? Url = null, string? Locale = null);
 /// The <c>Idempotency-Key</c> header's value, for clients that cannot send the header: a browser
 /// posting text/plain without a CORS preflight (the snippet). Not part of the request's identity.
 /// </param>
+/// <param name="SubjectSecret">
+/// The subject's write secret (anonymous writes): the first write stores its hash, every later anonymous
+/// write for the subject must send the same. Without a subjectId and without a secret the service mints
+/// both and answers the secret once. Never stored, logged or echoed; not part of the request's identity.
+/// </param>
 public sealed record RecordConsentRequest(
     int PolicyVersion,
     ConsentMethod Method,
     string? SubjectId = null,
     IReadOnlyDictionary<string, bool>? Purposes = null,
     SourceInput? Source = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IdempotencyKey = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IdempotencyKey = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SubjectSecret = null);
 
 /// <summary>Where and how a decision was collected, minimised: no query string, coarse agent, truncated IP.</summary>
 public sealed record ConsentSource(string? Url, string? Locale, string Jurisdiction, string? UserAgent, string? IpPrefix);
@@ -69,9 +75,14 @@ public sealed record ConsentRecordView(
     string SubjectCommitment,
     string? SourceCommitment,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    string? Receipt = null)
+    string? Receipt = null,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    string? SubjectSecret = null)
 {
-    /// <summary>A record as the API shows it; <see cref="Receipt"/> (a compact JWS) only where a receipt is issued.</summary>
+    /// <summary>
+    /// A record as the API shows it; <see cref="Receipt"/> (a compact JWS) only where a receipt is issued;
+    /// <see cref="SubjectSecret"/> only in the answer to an anonymous write whose subject and secret the service minted (shown once).
+    /// </summary>
     public static ConsentRecordView From(ConsentRecord r) => new(
         r.Id, r.SubjectId, r.Sequence, r.Position, r.RecordedAt, r.PolicyVersion, r.PolicyHash, r.Purposes, r.Method, r.Source, r.PrevHash, r.Hash,
         r.SubjectCommitment, r.SourceCommitment);

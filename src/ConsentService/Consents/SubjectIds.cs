@@ -14,7 +14,31 @@ public static partial class SubjectIds
 
     public static string New() => "sub_" + Secrets.Token(16);
 
-    public static bool IsRandom(string id) => Random().IsMatch(id);
+    /// <summary>
+    /// The format of a minted id, and at least <see cref="MinDistinct"/> different characters among the 22:
+    /// no CSPRNG output fails that in practice (odds about 3e-13), while hand-made ids such as
+    /// <c>sub_AAAAAAAAAAAAAAAAAAAAAA</c> or <c>sub_test_test_test_test_</c> do. Not a security boundary (the
+    /// write secret is): it makes a client that hard-codes one id for every visitor fail loudly.
+    /// </summary>
+    public static bool IsRandom(string id) => Random().IsMatch(id) && LooksRandom(id.AsSpan(4));
+
+    public const int MinDistinct = 8;
+
+    /// <summary>Whether <paramref name="text"/> has at least <see cref="MinDistinct"/> different characters.</summary>
+    public static bool LooksRandom(ReadOnlySpan<char> text)
+    {
+        Span<bool> seen = stackalloc bool[128];
+        var distinct = 0;
+        foreach (var c in text)
+        {
+            if (c < 128 && !seen[c])
+            {
+                seen[c] = true;
+                distinct++;
+            }
+        }
+        return distinct >= MinDistinct;
+    }
 
     /// <summary>Any id the site's back end may use: 1–128 characters without spaces or slashes.</summary>
     public static bool IsValid(string id) => External().IsMatch(id);

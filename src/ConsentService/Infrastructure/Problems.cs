@@ -20,6 +20,7 @@ public static class ProblemTypes
     public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
     public const string IdempotencyConflict = Prefix + "idempotency-conflict";
     public const string RateLimited = Prefix + "rate-limited";
+    public const string SubjectSecret = Prefix + "subject-secret";
     public const string Internal = Prefix + "internal";
     public const string SigningKeyNotActive = Prefix + "signing-key-not-active";
 
@@ -63,6 +64,10 @@ public static class Problems
 
     public static ProblemHttpResult Forbidden(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status403Forbidden, title: "Forbidden.", type: ProblemTypes.Forbidden);
+
+    /// <summary>An anonymous write without the subject's write secret, or with another: one answer for both.</summary>
+    public static ProblemHttpResult SubjectSecretRefused() =>
+        Status(StatusCodes.Status403Forbidden, ProblemTypes.SubjectSecret, "The subject's write secret is required.", Consents.SubjectSecrets.Refusal);
 
     public static ProblemHttpResult Status(int status, string type, string title, string detail) =>
         TypedResults.Problem(detail, statusCode: status, title: title, type: type);

@@ -30,6 +30,19 @@ public sealed record LedgerHead(long Size, string? LastHash);
 
 public sealed record AppendResult(ConsentRecord Record, bool Created);
 
+/// <summary>
+/// An anonymous append for a subject whose stored write-secret hash differs from the one presented:
+/// the append wrote nothing (DESIGN §3, "a subject id is a name, not a credential").
+/// </summary>
+public sealed class SubjectSecretMismatchException : Exception
+{
+    public SubjectSecretMismatchException() : base("The subject's write secret does not match.") { }
+
+    public SubjectSecretMismatchException(string message) : base(message) { }
+
+    public SubjectSecretMismatchException(string message, Exception inner) : base(message, inner) { }
+}
+
 /// <summary>What a ledger query keeps; null fields match anything. <see cref="Granted"/> needs <see cref="Purpose"/>.</summary>
 public sealed record ConsentFilter(
     string? SubjectId = null,
@@ -72,9 +85,14 @@ public interface IConsentStore
     /// Appends the record <paramref name="build"/> makes from the subject's chain head (its key, and the
     /// last record of the chain that key commits to). When
     /// <paramref name="idempotencyKey"/> was already used on the site, returns that record and writes nothing.
+    /// <paramref name="writeSecretHash"/> is the anonymous caller's proof (null: a back end with a key, not
+    /// asked): a subject that has a stored hash must be presented the same one, else
+    /// <see cref="SubjectSecretMismatchException"/> and nothing is written (checked before the idempotency
+    /// key); a new subject, or one stored without a hash (recorded before write secrets, or by a back end),
+    /// takes the presented hash with this append. Erasure removes the hash with the subject's key.
     /// </summary>
     Task<AppendResult> AppendConsentAsync(
-        string siteId, string subjectId, string? idempotencyKey, Func<ChainHead, ConsentRecord> build, CancellationToken ct);
+        string siteId, string subjectId, string? idempotencyKey, byte[]? writeSecretHash, Func<ChainHead, ConsentRecord> build, CancellationToken ct);
 
     /// <summary>
     /// The subject's latest record, or null: the last record of the chain its key commits to (highest

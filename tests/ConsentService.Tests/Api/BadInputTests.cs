@@ -284,7 +284,9 @@ public sealed class BadInputTests(ConsentApiFactory factory) : IClassFixture<Con
 
         var conflict = await client.PostConsentAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "reject_all" }, idempotencyKey: "retry-1");
         await AssertProblemAsync(conflict, HttpStatusCode.UnprocessableEntity, "idempotency-conflict");
-        var otherSubject = await client.PostConsentAsync(site.Id, new { subjectId = NewSubjectId(), policyVersion = 1, method = "accept_all" }, idempotencyKey: "retry-1");
+        // The same caller (the same write secret) reusing its key for another subject: a conflict too.
+        var otherSubject = await client.PostConsentAsync(site.Id,
+            new { subjectId = NewSubjectId(), policyVersion = 1, method = "accept_all", subjectSecret = SecretOf(subject) }, idempotencyKey: "retry-1");
         await AssertProblemAsync(otherSubject, HttpStatusCode.UnprocessableEntity, "idempotency-conflict");
         Assert.Equal(1, await factory.CountRowsAsync("consents", site.Id));
 

@@ -84,7 +84,8 @@ public sealed class ConsentRecordingTests(ConsentApiFactory factory) : IClassFix
     {
         var site = await factory.CreateSiteAsync();
         using var client = factory.CreateClient();
-        var body = new { policyVersion = 1, method = "reject_all" };
+        // No subjectId: the service mints it; the secret names the caller the key is scoped to.
+        var body = new { policyVersion = 1, method = "reject_all", subjectSecret = SecretOf("decision-42") };
 
         var first = await ReadJsonAsync(await client.PostConsentAsync(site.Id, body, idempotencyKey: "decision-42"), HttpStatusCode.Created);
         factory.Time.Advance(TimeSpan.FromSeconds(30));

@@ -99,6 +99,8 @@ public static class HostileRequests
         from source in Gen.Frequency((2, Gen.Constant<string?>(null)), (1, Json(2).Select<string, string?>(s => s)),
             (2, Gen.Zip(Gen.OneOf(JsonString, Url), Gen.OneOf(JsonString, Locale)).Select<(string, string), string?>(t => $"{{\"url\":\"{t.Item1}\",\"locale\":\"{t.Item2}\"}}")))
         from key in Gen.Frequency((3, Gen.Constant<string?>(null)), (1, JsonString.Select<string, string?>(s => $"\"{s}\"")))
+        from secret in Gen.Frequency((3, Gen.Constant<string?>(null)),
+            (1, Gen.Elements<string?>("\"Xy3_kQ9-vL2mN7pR4sT8wZ\"", "\"AAAAAAAAAAAAAAAAAAAAAA\"", "\"short\"", "\"\"", "7", "null", "{}")))
         from extra in Gen.Frequency((4, Gen.Constant("")), (1, Gen.Elements(",\"unknown\":1", ",\"policyVersion\":2", ",\"purposes\":null", ",\"\":{}")))
         from dropVersion in Gen.Frequency((6, Gen.Constant(false)), (1, Gen.Constant(true)))
         select "{" + string.Join(',', new[]
@@ -109,6 +111,7 @@ public static class HostileRequests
             subject is null ? null : $"\"subjectId\":{subject}",
             source is null ? null : $"\"source\":{source}",
             key is null ? null : $"\"idempotencyKey\":{key}",
+            secret is null ? null : $"\"subjectSecret\":{secret}",
         }.OfType<string>()) + extra + "}";
 
     private static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);

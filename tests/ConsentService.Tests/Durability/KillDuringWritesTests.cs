@@ -43,7 +43,8 @@ public sealed class KillDuringWritesTests : IDisposable
                 string[] subjects = [.. shared, SubjectIds.New(), SubjectIds.New(), SubjectIds.New()];
                 for (var i = 0; !stop.IsCancellationRequested; i++)
                 {
-                    var body = new { subjectId = subjects[(w + i) % subjects.Length], policyVersion = 1, method = i % 2 == 0 ? "accept_all" : "reject_all" };
+                    var subject = subjects[(w + i) % subjects.Length];
+                    var body = new { subjectId = subject, policyVersion = 1, method = i % 2 == 0 ? "accept_all" : "reject_all", subjectSecret = SecretOf(subject) };
                     try
                     {
                         using var response = await client.PostAsync($"/v1/sites/{siteId}/consents",
@@ -123,7 +124,7 @@ public sealed class KillDuringWritesTests : IDisposable
         var next = ledger[^1];
         using var visitor = new HttpClient { BaseAddress = restarted.Address };
         var after = await ReadJsonAsync(await visitor.PostAsync($"/v1/sites/{siteId}/consents",
-            new StringContent(JsonSerializer.Serialize(new { subjectId = next["subjectId"]!.GetValue<string>(), policyVersion = 1, method = "withdraw" }),
+            new StringContent(JsonSerializer.Serialize(new { subjectId = next["subjectId"]!.GetValue<string>(), policyVersion = 1, method = "withdraw", subjectSecret = SecretOf(next["subjectId"]!.GetValue<string>()) }),
                 Encoding.UTF8, "text/plain")), HttpStatusCode.Created);
         Assert.Equal(ledger.Count + 1, after["position"]!.GetValue<long>());
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -28,11 +29,23 @@ public static class Api
         return issued["key"]!.GetValue<string>();
     }
 
-    public static Task<HttpResponseMessage> PostConsentAsync(this HttpClient client, string siteId, object body, string contentType = "text/plain", string? idempotencyKey = null)
+    /// <summary>
+    /// Posts a decision. An anonymous post (the client has no key) that names a subjectId and no
+    /// subjectSecret gets <see cref="SecretOf"/> that subject, as the snippet sends the secret it keeps
+    /// beside the id; <paramref name="withSecret"/> false posts the body exactly as given.
+    /// </summary>
+    public static Task<HttpResponseMessage> PostConsentAsync(this HttpClient client, string siteId, object body, string contentType = "text/plain",
+        string? idempotencyKey = null, bool withSecret = true)
     {
+        var json = JsonSerializer.SerializeToNode(body);
+        if (withSecret && client.DefaultRequestHeaders.Authorization is null && json is JsonObject fields
+            && fields["subjectId"] is JsonValue id && id.TryGetValue<string>(out var subjectId) && !fields.ContainsKey("subjectSecret"))
+        {
+            fields["subjectSecret"] = SecretOf(subjectId);
+        }
         var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/sites/{siteId}/consents")
         {
-            Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, contentType),
+            Content = new StringContent(json?.ToJsonString() ?? "null", Encoding.UTF8, contentType),
         };
         if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
         return client.SendAsync(request);
@@ -78,6 +91,10 @@ public static class Api
         }
         return problem;
     }
+
+    /// <summary>The write secret the tests keep for a subject: derived from its id (32 base64url characters), the same for every post.</summary>
+    public static string SecretOf(string subjectId) =>
+        Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes("test-secret:" + subjectId))).TrimEnd('=').Replace('+', '-').Replace('/', '_')[..32];
 
     public static string NewSubjectId() => "sub_" + Convert.ToBase64String(Guid.NewGuid().ToByteArray()).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

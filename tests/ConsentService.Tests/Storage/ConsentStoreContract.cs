@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using ConsentService.Consents;
 using ConsentService.Infrastructure;
 using ConsentService.Policies;
@@ -144,7 +145,7 @@ public abstract class ConsentStoreContract : IAsyncLifetime
     {
         var first = await AppendAsync("s1", "alice", ConsentMethod.AcceptAll, idempotencyKey: "retry-1");
         var built = false;
-        var again = await Store.AppendConsentAsync("s1", "someone-else", "retry-1", head =>
+        var again = await Store.AppendConsentAsync("s1", "someone-else", "retry-1", null, head =>
         {
             built = true;
             return Record("s1", "someone-else", head, ConsentMethod.RejectAll, "retry-1");
@@ -155,7 +156,52 @@ public abstract class ConsentStoreContract : IAsyncLifetime
         AssertSameRecord(first, again.Record);
         Assert.Empty(await Store.GetHistoryAsync("s1", "someone-else", default));
         // Keys are scoped to a site.
-        Assert.True((await Store.AppendConsentAsync("s2", "alice", "retry-1", head => Record("s2", "alice", head, ConsentMethod.AcceptAll, "retry-1"), default)).Created);
+        Assert.True((await Store.AppendConsentAsync("s2", "alice", "retry-1", null, head => Record("s2", "alice", head, ConsentMethod.AcceptAll, "retry-1"), default)).Created);
+    }
+
+    private static readonly byte[] SecretA = SHA256.HashData("secret A"u8);
+    private static readonly byte[] SecretB = SHA256.HashData("secret B"u8);
+
+    private Task<AppendResult> AppendAsAsync(string siteId, string subjectId, byte[]? secretHash, string? idempotencyKey = null) =>
+        Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, secretHash, head => Record(siteId, subjectId, head, ConsentMethod.Custom, idempotencyKey), default);
+
+    [SkippableFact]
+    public async Task The_first_anonymous_append_sets_the_write_secret_and_every_later_one_must_match()
+    {
+        Assert.True((await AppendAsAsync("s1", "alice", SecretA, "k1")).Created);
+        var built = false;
+        await Assert.ThrowsAsync<SubjectSecretMismatchException>(() => Store.AppendConsentAsync("s1", "alice", null, SecretB, head =>
+        {
+            built = true;
+            return Record("s1", "alice", head, ConsentMethod.Withdraw, null);
+        }, default));
+        Assert.False(built);
+        // Checked before the idempotency key: another secret with the same key is refused, not replayed.
+        await Assert.ThrowsAsync<SubjectSecretMismatchException>(() => AppendAsAsync("s1", "alice", SecretB, "k1"));
+        Assert.Single(await Store.GetHistoryAsync("s1", "alice", default));
+
+        Assert.True((await AppendAsAsync("s1", "alice", SecretA)).Created);
+        Assert.True((await AppendAsAsync("s1", "alice", null)).Created, "a back end (no secret presented) is not asked");
+        Assert.Equal(3, (await Store.GetHistoryAsync("s1", "alice", default)).Count);
+        // Secrets are per subject, and per site.
+        Assert.True((await AppendAsAsync("s1", "bob", SecretB)).Created);
+        Assert.True((await AppendAsAsync("s2", "alice", SecretB)).Created);
+        await Assert.ThrowsAsync<SubjectSecretMismatchException>(() => AppendAsAsync("s1", "alice", SecretB));
+    }
+
+    [SkippableFact]
+    public async Task A_subject_without_a_secret_takes_the_first_one_presented_and_erasure_forgets_it()
+    {
+        Assert.True((await AppendAsAsync("s1", "carol", null)).Created); // a back end, or a record from before write secrets
+        Assert.True((await AppendAsAsync("s1", "carol", SecretA)).Created);
+        await Assert.ThrowsAsync<SubjectSecretMismatchException>(() => AppendAsAsync("s1", "carol", SecretB));
+        Assert.True((await AppendAsAsync("s1", "carol", null)).Created);
+        await Assert.ThrowsAsync<SubjectSecretMismatchException>(() => AppendAsAsync("s1", "carol", SecretB)); // a back end's write keeps the secret
+
+        Assert.NotNull(await Store.EraseSubjectAsync("s1", "carol", default));
+        var again = await AppendAsAsync("s1", "carol", SecretB);
+        Assert.True(again.Created);
+        Assert.Equal(1, again.Record.Sequence);
     }
 
     [SkippableFact]
@@ -338,7 +384,7 @@ public abstract class ConsentStoreContract : IAsyncLifetime
 
     private async Task<ConsentRecord> AppendAsync(string siteId, string subjectId, ConsentMethod method, Action<ChainHead>? observe = null, string? idempotencyKey = null)
     {
-        var result = await Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, head =>
+        var result = await Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, null, head =>
         {
             observe?.Invoke(head);
             return Record(siteId, subjectId, head, method, idempotencyKey);

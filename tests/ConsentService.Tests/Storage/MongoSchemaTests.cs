@@ -109,6 +109,21 @@ public sealed class MongoSchemaTests
         Assert.Equal(new LedgerHead(0, null), MongoDocuments.ToLedgerHead(null));
     }
 
+    [Fact]
+    public void A_subjects_write_secret_hash_is_binary_and_absent_until_set()
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData("a secret"u8);
+        var subject = ThroughBytes(new BsonDocument
+        {
+            ["siteId"] = "site_1", ["subjectId"] = "sub_abc", ["subjectKey"] = new BsonBinaryData(new byte[32]), ["sequence"] = 3L, ["hash"] = "h3",
+            [MongoDocuments.WriteSecretHashField] = MongoDocuments.ToBson(hash),
+        });
+        Assert.Equal(BsonType.Binary, subject[MongoDocuments.WriteSecretHashField].BsonType);
+        Assert.Equal(hash, MongoDocuments.ToWriteSecretHash(subject));
+        subject.Remove(MongoDocuments.WriteSecretHashField);
+        Assert.Null(MongoDocuments.ToWriteSecretHash(subject));
+    }
+
     public static TheoryData<string, string, string?> RenderedQueries => new()
     {
         { nameof(MongoSchema.SiteById), """{ "_id" : "s" }""", null },

@@ -97,7 +97,7 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
     // ---- consent ledger ----------------------------------------------------------------------
 
     public async Task<AppendResult> AppendConsentAsync(
-        string siteId, string subjectId, string? idempotencyKey, Func<ChainHead, ConsentRecord> build, CancellationToken ct)
+        string siteId, string subjectId, string? idempotencyKey, byte[]? writeSecretHash, Func<ChainHead, ConsentRecord> build, CancellationToken ct)
     {
         using var session = await database.Client.StartSessionAsync(cancellationToken: ct);
         try
@@ -105,6 +105,12 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
             // The driver retries the whole callback on a transient error such as a write conflict.
             return await session.WithTransactionAsync(async (s, c) =>
             {
+                var subject = await FirstAsync(Q.Subject(siteId, subjectId), c, s);
+                if (writeSecretHash is not null && subject is not null && ToWriteSecretHash(subject) is { } stored
+                    && !SubjectSecrets.Matches(stored, writeSecretHash))
+                {
+                    throw new SubjectSecretMismatchException();
+                }
                 if (idempotencyKey is not null && await FirstAsync(Q.ConsentByIdempotencyKey(siteId, idempotencyKey), c, s) is { } earlier)
                 {
                     return new AppendResult(ToConsentRecord(earlier), Created: false);
@@ -112,8 +118,9 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
                 // Every append of a site increments its ledger document, so two appends of one site
                 // conflict and one retries after the other commits: positions follow commit order and a
                 // subject's sequence is never taken twice. Appends of different sites never wait.
+                // The subject was read before it in this transaction: a concurrent append of the same subject
+                // conflicts on the ledger document or the subject document, and this callback runs again.
                 var position = await NextPositionAsync(siteId, s, c);
-                var subject = await FirstAsync(Q.Subject(siteId, subjectId), c, s);
                 var head = subject is null
                     ? new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null, position)
                     : await ChainEndAsync(siteId, subjectId, ToChainHead(subject, position), s, c);
@@ -124,6 +131,11 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
                     .Set("sequence", record.Sequence)
                     .Set("hash", record.Hash)
                     .Set("record", ToBson(record));
+                if (writeSecretHash is not null && (subject is null || ToWriteSecretHash(subject) is null))
+                {
+                    // The first anonymous write (or the first since write secrets exist) establishes the secret.
+                    update = update.Set(WriteSecretHashField, ToBson(writeSecretHash));
+                }
                 var current = Q.Subject(siteId, subjectId);
                 await Collection(current.Collection).UpdateOneAsync(s, current.Filter, update, new UpdateOptions { IsUpsert = true }, c);
                 var ledger = Q.Ledger(siteId);

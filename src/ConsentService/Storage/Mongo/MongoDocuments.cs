@@ -86,6 +86,15 @@ public static class MongoDocuments
         d["material"].AsBoolean,
         JsonSerializer.Deserialize<PolicyContent>(d["content"].AsBsonDocument.ToJson(RelaxedJson), JsonDefaults.Options)!);
 
+    /// <summary>The field of a subject document (currentConsents) holding the SHA-256 of its write secret, absent until one is presented.</summary>
+    public const string WriteSecretHashField = "writeSecretHash";
+
+    public static BsonBinaryData ToBson(byte[] writeSecretHash) => new(writeSecretHash);
+
+    /// <summary>The subject's stored write-secret hash, or null (none yet: recorded before write secrets, or only by a back end).</summary>
+    public static byte[]? ToWriteSecretHash(BsonDocument subject) =>
+        subject.TryGetValue(WriteSecretHashField, out var hash) && hash.IsBsonBinaryData ? hash.AsBsonBinaryData.Bytes : null;
+
     public static BsonDocument ToBson(ConsentRecord r) => WithoutNulls(new BsonDocument
     {
         ["_id"] = r.Id,

@@ -170,11 +170,19 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     // ---- consent ledger ----------------------------------------------------------------------
 
     public async Task<AppendResult> AppendConsentAsync(
-        string siteId, string subjectId, string? idempotencyKey, Func<ChainHead, ConsentRecord> build, CancellationToken ct)
+        string siteId, string subjectId, string? idempotencyKey, byte[]? writeSecretHash, Func<ChainHead, ConsentRecord> build, CancellationToken ct)
     {
         AppendResult? result = null;
         await WriteAsync(async (connection, tx) =>
         {
+            var heads = await QueryAsync(connection, tx,
+                "SELECT subject_key, head_sequence, head_hash, write_secret_hash FROM subjects WHERE site_id = $site AND subject_id = $subject",
+                r => (Key: (byte[])r["subject_key"], Sequence: r.GetInt64(1), Hash: r.IsDBNull(2) ? null : r.GetString(2), SecretHash: r.IsDBNull(3) ? null : (byte[])r[3]), ct,
+                ("$site", siteId), ("$subject", subjectId));
+            if (writeSecretHash is not null && heads is [{ SecretHash: { } stored }] && !SubjectSecrets.Matches(stored, writeSecretHash))
+            {
+                throw new SubjectSecretMismatchException();
+            }
             if (idempotencyKey is not null)
             {
                 var earlier = await QueryAsync(connection, tx,
@@ -195,10 +203,8 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
                 SELECT max(coalesce((SELECT size FROM ledgers WHERE site_id = $site), 0),
                            coalesce((SELECT max(position) FROM consents WHERE site_id = $site), 0)) + 1
                 """, ct, ("$site", siteId));
-            var keys = await QueryAsync(connection, tx, "SELECT subject_key FROM subjects WHERE site_id = $site AND subject_id = $subject",
-                r => (byte[])r[0], ct, ("$site", siteId), ("$subject", subjectId));
-            var head = keys.Count > 0
-                ? await ChainEndAsync(connection, tx, siteId, subjectId, keys[0], position, ct)
+            var head = heads is [var found]
+                ? await ChainEndAsync(connection, tx, siteId, subjectId, found.Key, position, ct)
                 : new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null, position);
             var record = build(head);
 
@@ -218,13 +224,14 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
                 ("$prevHash", record.PrevHash), ("$hash", record.Hash));
             await ExecuteAsync(connection, tx,
                 """
-                INSERT INTO subjects (site_id, subject_id, subject_key, head_sequence, head_hash, head_record_id)
-                VALUES ($site, $subject, $key, $sequence, $hash, $id)
+                INSERT INTO subjects (site_id, subject_id, subject_key, head_sequence, head_hash, head_record_id, write_secret_hash)
+                VALUES ($site, $subject, $key, $sequence, $hash, $id, $secretHash)
                 ON CONFLICT (site_id, subject_id) DO UPDATE
-                SET head_sequence = excluded.head_sequence, head_hash = excluded.head_hash, head_record_id = excluded.head_record_id
+                SET head_sequence = excluded.head_sequence, head_hash = excluded.head_hash, head_record_id = excluded.head_record_id,
+                    write_secret_hash = coalesce(subjects.write_secret_hash, excluded.write_secret_hash)
                 """, ct,
                 ("$site", siteId), ("$subject", subjectId), ("$key", head.SubjectKey), ("$sequence", record.Sequence),
-                ("$hash", record.Hash), ("$id", record.Id));
+                ("$hash", record.Hash), ("$id", record.Id), ("$secretHash", writeSecretHash));
             await ExecuteAsync(connection, tx,
                 """
                 INSERT INTO ledgers (site_id, size, last_hash) VALUES ($site, $size, $hash)
@@ -510,6 +517,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             head_sequence INTEGER NOT NULL,
             head_hash TEXT,
             head_record_id TEXT,
+            write_secret_hash BLOB, -- SHA-256 of the anonymous subject's write secret; null until one is presented
             PRIMARY KEY (site_id, subject_id)
         ) STRICT;
         CREATE TABLE IF NOT EXISTS consents (
