@@ -55,7 +55,7 @@ app.MapSnippetEndpoints();
 app.MapDemoPage();
 app.MapAuditEndpoints();
 
-app.Run();
+return app.RunOrExplainStartupFailure();
 
 /// <summary>Visible to <c>WebApplicationFactory&lt;Program&gt;</c> in the tests.</summary>
 public partial class Program;

@@ -34,12 +34,9 @@ public static class AuditSetup
         var mongo = builder.Configuration.GetConnectionString("Mongo");
         if (string.IsNullOrWhiteSpace(mongo))
         {
+            services.AddSqliteDataFolder();
             services.AddSingleton<IAuditStore>(sp =>
-            {
-                var directory = StorageSetup.DataDirectory(sp);
-                Directory.CreateDirectory(directory);
-                return SqliteAuditStore.ForFile(Path.Combine(directory, "audit.db"));
-            });
+                SqliteAuditStore.ForFile(sp.GetRequiredService<DataFolder>().DatabaseFile("audit.db")));
         }
         else
         {

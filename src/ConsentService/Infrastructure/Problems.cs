@@ -1,3 +1,4 @@
+using ConsentService.Storage;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -20,6 +21,7 @@ public static class ProblemTypes
     public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
     public const string IdempotencyConflict = Prefix + "idempotency-conflict";
     public const string RateLimited = Prefix + "rate-limited";
+    public const string StorageUnavailable = Prefix + "storage-unavailable";
     public const string Internal = Prefix + "internal";
 
     public static string ForStatus(int status) => status switch
@@ -113,6 +115,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                     Type = ProblemTypes.Validation,
                     Title = "One or more validation errors occurred.",
                 },
+            // Not the client's mistake, and it may pass (the disk freed, the lock released): 503, try again later.
+            StorageUnavailableException => StorageUnavailable(httpContext, exception),
             BadHttpRequestException bad => new ProblemDetails
             {
                 Status = bad.StatusCode,
@@ -134,6 +138,22 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         }
         httpContext.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new() { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    /// <summary>Seconds a client should wait before retrying a write the storage refused.</summary>
+    public const int StorageRetryAfterSeconds = 30;
+
+    private ProblemDetails StorageUnavailable(HttpContext httpContext, Exception exception)
+    {
+        logger.LogError(exception, "The storage refused a write for {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
+        httpContext.Response.Headers.RetryAfter = StorageRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Type = ProblemTypes.StorageUnavailable,
+            Title = "The service cannot store anything right now.",
+            Detail = $"Its storage refused the write; nothing was recorded. Try again in {StorageRetryAfterSeconds} seconds.",
+        };
     }
 
     public static HttpValidationProblemDetails InvalidBody(JsonException json)
