@@ -41,6 +41,7 @@ public sealed class DataFolder : IDisposable
             // FileShare.None: .NET takes flock(LOCK_EX | LOCK_NB) on Unix, which another process (or another
             // open of the file in this one) cannot take too until this handle closes or the process dies.
             var folder = new DataFolder(path, new FileStream(lockPath, PrivateFileOptions(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None)));
+            AssertLockHolds(path, lockPath);
             foreach (var file in Directory.EnumerateFiles(path))
             {
                 MakePrivate(file); // what an earlier version (or a copy) left readable by others: keys, databases
@@ -58,6 +59,26 @@ public sealed class DataFolder : IDisposable
             throw new StartupFailureException(
                 $"the data folder {path} is not writable ({e.Message}). Give this process write access to it, or set Storage:DataDirectory to a folder it can write.", e);
         }
+    }
+
+    /// <summary>
+    /// A second open must now be refused, as a second process's would be. It is not where locking is off
+    /// (<c>DOTNET_SYSTEM_IO_DISABLEFILELOCKING</c>) or where the file system ignores flock: then the
+    /// guarantee does not hold, and starting anyway would bring back the two-caches bug silently.
+    /// </summary>
+    private static void AssertLockHolds(string path, string lockPath)
+    {
+        try
+        {
+            using var second = new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (IsLockedByAnother(e))
+        {
+            return;
+        }
+        throw new StartupFailureException(
+            $"the data folder {path} cannot be locked: file locking is disabled (DOTNET_SYSTEM_IO_DISABLEFILELOCKING) or its file system ignores locks. " +
+            "Put the data folder on a local disk with locking enabled, so that no second instance can open it.");
     }
 
     /// <summary>

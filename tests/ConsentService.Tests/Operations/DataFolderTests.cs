@@ -71,6 +71,16 @@ public sealed class DataFolderTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
     }
 
+    [Fact]
+    public async Task With_file_locking_switched_off_the_service_refuses_to_start_rather_than_run_unguarded()
+    {
+        var (exitCode, output) = await ServiceProcess.RunUntilExitAsync(Data, ExitTimeout,
+            new Dictionary<string, string?> { ["DOTNET_SYSTEM_IO_DISABLEFILELOCKING"] = "1" });
+
+        Assert.True(exitCode == 1, $"exit code {exitCode}:\n{output}");
+        Assert.Contains($"ConsentService cannot start: the data folder {Data} cannot be locked: file locking is disabled", output);
+    }
+
     public static TheoryData<string> Unusable => ["a file", "under a file", "garbage consent.db", "garbage audit.db", "an older schema"];
 
     [Theory]
