@@ -1,4 +1,5 @@
 using ConsentService.Storage;
+using ConsentService.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -42,7 +43,7 @@ public sealed class StartupFailureException(string message, Exception? innerExce
             5 or 6 => $"Another process holds a lock on a database in {where}: stop it, or run one instance per data folder.", // BUSY, LOCKED
             _ => $"Check that {where} exists, that this process can write it and every file in it, and that its disk works.",
         };
-        return $"SQLite error {e.SqliteErrorCode} ({e.Message.TrimEnd('.')}) in {where}. {fix}";
+        return $"SQLite error {e.SqliteErrorCode} ({SqliteWriteHealth.Reason(e)}) in {where}. {fix}";
     }
 }
 

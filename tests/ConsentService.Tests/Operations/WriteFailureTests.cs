@@ -85,6 +85,26 @@ public sealed class WriteFailureTests
         Assert.Equal("Healthy", recovered["status"]!.GetValue<string>());
     }
 
+    [SkippableFact]
+    public async Task A_full_disk_at_start_stops_it_with_one_line_naming_the_folder_and_the_fix()
+    {
+        using var mount = TmpfsMount.TryMount("size=4m");
+        Skip.If(mount is null, TmpfsMount.SkipReason);
+        var data = Path.Combine(mount.Path, "data");
+        await using (var service = await ServiceProcess.StartAsync(data))
+        {
+            await CreateSiteAsync(service.Address);
+            await service.KillAsync();
+        }
+        FillTheDisk(Path.Combine(mount.Path, "filler"));
+
+        var (exitCode, output) = await ServiceProcess.RunUntilExitAsync(data, TimeSpan.FromSeconds(90));
+
+        Assert.True(exitCode == 1, $"exit code {exitCode}:\n{output}");
+        Assert.Contains($"ConsentService cannot start: SQLite error 13 (database or disk is full) in the data folder {data}. The disk of the data folder {data} is full: free space on it.", output);
+        Assert.DoesNotContain("Unhandled exception", output);
+    }
+
     /// <summary>Writes until the file system says no space is left (ENOSPC), in big then small pieces.</summary>
     private static void FillTheDisk(string path)
     {

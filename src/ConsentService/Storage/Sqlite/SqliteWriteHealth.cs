@@ -21,9 +21,18 @@ internal sealed class SqliteWriteHealth(string path)
     public Exception Failed(Exception e)
     {
         if (e is not SqliteException sqlite || !IsStorageFault(sqlite)) return e;
-        var reason = $"writes to {path} fail: SQLite error {sqlite.SqliteErrorCode} ({sqlite.Message.TrimEnd('.')})";
+        var reason = $"writes to {path} fail: SQLite error {sqlite.SqliteErrorCode} ({Reason(sqlite)})";
         _failure = reason;
         return new StorageUnavailableException(reason, e);
+    }
+
+    /// <summary>"database or disk is full" out of "SQLite Error 13: 'database or disk is full'.".</summary>
+    public static string Reason(SqliteException e)
+    {
+        var message = e.Message;
+        var start = message.IndexOf('\'', StringComparison.Ordinal);
+        var end = message.LastIndexOf('\'');
+        return start >= 0 && end > start ? message[(start + 1)..end] : message.TrimEnd('.');
     }
 
     /// <summary>The disk or file, not the statement: I/O error, disk full, cannot open, read-only, locked past the timeout.</summary>
