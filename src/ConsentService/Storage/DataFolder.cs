@@ -36,17 +36,12 @@ public sealed class DataFolder : IDisposable
     {
         Create(path);
         var lockPath = System.IO.Path.Combine(path, LockFileName);
+        FileStream lockFile;
         try
         {
             // FileShare.None: .NET takes flock(LOCK_EX | LOCK_NB) on Unix, which another process (or another
             // open of the file in this one) cannot take too until this handle closes or the process dies.
-            var folder = new DataFolder(path, new FileStream(lockPath, PrivateFileOptions(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None)));
-            AssertLockHolds(path, lockPath);
-            foreach (var file in Directory.EnumerateFiles(path))
-            {
-                MakePrivate(file); // what an earlier version (or a copy) left readable by others: keys, databases
-            }
-            return folder;
+            lockFile = new FileStream(lockPath, PrivateFileOptions(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
         }
         catch (IOException e) when (IsLockedByAnother(e))
         {
@@ -59,6 +54,21 @@ public sealed class DataFolder : IDisposable
             throw new StartupFailureException(
                 $"the data folder {path} is not writable ({e.Message}). Give this process write access to it, or set Storage:DataDirectory to a folder it can write.", e);
         }
+        var folder = new DataFolder(path, lockFile);
+        try
+        {
+            AssertLockHolds(path, lockPath);
+        }
+        catch
+        {
+            folder.Dispose();
+            throw;
+        }
+        foreach (var file in Directory.EnumerateFiles(path))
+        {
+            MakePrivate(file); // what an earlier version (or a copy) left readable by others: keys, databases
+        }
+        return folder;
     }
 
     /// <summary>
@@ -90,7 +100,8 @@ public sealed class DataFolder : IDisposable
         var path = System.IO.Path.Combine(Path, name);
         try
         {
-            using var file = new FileStream(path, PrivateFileOptions(FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite));
+            // Read and write: a file this process may read but not write is named here, not by SQLite's "readonly database" later.
+            using var file = new FileStream(path, PrivateFileOptions(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite));
             var header = new byte[SqliteHeader.Length];
             var read = file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
             if (read > 0 && (read < header.Length || !header.AsSpan().SequenceEqual(SqliteHeader)))
