@@ -55,17 +55,7 @@ app.MapSnippetEndpoints();
 app.MapDemoPage();
 app.MapAuditEndpoints();
 
-try
-{
-    app.Run();
-}
-catch (Exception e) when (e is SigningKeyException or OptionsValidationException)
-{
-    // A configuration the operator must fix: say what and where, and exit 1 (not an abort with a stack trace).
-    Console.Error.WriteLine($"ConsentService cannot start: {e.Message}");
-    return 1;
-}
-return 0;
+return app.RunOrExplainStartupFailure();
 
 /// <summary>Visible to <c>WebApplicationFactory&lt;Program&gt;</c> in the tests.</summary>
 public partial class Program;

@@ -113,13 +113,20 @@ public sealed partial class AuditRecorder(IAuditStore store, TimeProvider time, 
         {
             // Not the request's token: a change the client stopped waiting for still happened and is still recorded.
             await store.AppendAsync(auditEvent, CancellationToken.None);
+            _appendFailure = null;
         }
         catch (Exception e)
         {
             // The request itself succeeded or failed on its own; a broken audit store must not change its answer.
             LogAppendFailed(e, auditEvent.Action, auditEvent.SiteId, auditEvent.RequestId);
+            _appendFailure = e.Message;
         }
     }
+
+    private volatile string? _appendFailure;
+
+    /// <summary>Why the latest event could not be stored (a full disk answers pings but takes no event), or null.</summary>
+    public string? AppendFailure => _appendFailure;
 
     /// <summary><c>POST /v1/sites</c> answers <c>201</c> with <c>Location: /v1/sites/{id}</c>: the site the event belongs to.</summary>
     private static string? CreatedSiteId(HttpResponse response)

@@ -34,12 +34,9 @@ public static class AuditSetup
         var mongo = builder.Configuration.GetConnectionString("Mongo");
         if (string.IsNullOrWhiteSpace(mongo))
         {
+            services.AddSqliteDataFolder();
             services.AddSingleton<IAuditStore>(sp =>
-            {
-                var directory = StorageSetup.DataDirectory(sp);
-                Directory.CreateDirectory(directory);
-                return SqliteAuditStore.ForFile(Path.Combine(directory, "audit.db"));
-            });
+                SqliteAuditStore.ForFile(sp.GetRequiredService<DataFolder>().DatabaseFile("audit.db")));
         }
         else
         {
@@ -69,15 +66,20 @@ public sealed class AuditStoreInitializer(IAuditStore store) : IHostedService
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
-public sealed class AuditStoreHealthCheck(IAuditStore store) : IHealthCheck
+public sealed class AuditStoreHealthCheck(IAuditStore store, AuditRecorder recorder) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
-            return await store.PingAsync(cancellationToken)
-                ? HealthCheckResult.Healthy()
-                : new HealthCheckResult(context.Registration.FailureStatus, "The audit store answered but holds no schema.");
+            if (!await store.PingAsync(cancellationToken))
+            {
+                return new HealthCheckResult(context.Registration.FailureStatus, "The audit store answered but holds no schema.");
+            }
+            // Until an event is stored again: each audited request tries, so this clears as soon as the store takes one.
+            return recorder.AppendFailure is { } failure
+                ? new HealthCheckResult(context.Registration.FailureStatus, $"The latest audit event could not be stored: {failure}")
+                : HealthCheckResult.Healthy();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

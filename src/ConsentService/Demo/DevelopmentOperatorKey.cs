@@ -14,12 +14,13 @@ public sealed class DevelopmentOperatorKey(IServiceProvider services, IHostEnvir
     {
         if (!string.IsNullOrEmpty(options.ApiKey) || !environment.IsDevelopment()) return;
         var directory = StorageSetup.DataDirectory(services);
-        Directory.CreateDirectory(directory);
+        DataFolder.Create(directory);
         var path = Path.Combine(directory, "operator.key");
         if (!File.Exists(path))
         {
-            File.WriteAllText(path, "cso_" + Secrets.Token(32));
+            DataFolder.WritePrivateFile(path, "cso_" + Secrets.Token(32));
         }
+        DataFolder.MakePrivate(path); // one an earlier version wrote readable by all
         options.ApiKey = File.ReadAllText(path).Trim();
     }
 }

@@ -1,3 +1,4 @@
+using ConsentService.Storage;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -21,6 +22,7 @@ public static class ProblemTypes
     public const string IdempotencyConflict = Prefix + "idempotency-conflict";
     public const string RateLimited = Prefix + "rate-limited";
     public const string SubjectSecret = Prefix + "subject-secret";
+    public const string StorageUnavailable = Prefix + "storage-unavailable";
     public const string Internal = Prefix + "internal";
     public const string SigningKeyNotActive = Prefix + "signing-key-not-active";
 
@@ -127,6 +129,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                 Title = "This instance may not sign receipts now.",
                 Detail = refused.Message,
             },
+            // Not the client's mistake, and it may pass (the disk freed, the lock released): 503, try again later.
+            StorageUnavailableException => StorageUnavailable(httpContext, exception),
             BadHttpRequestException bad => new ProblemDetails
             {
                 Status = bad.StatusCode,
@@ -148,6 +152,22 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         }
         httpContext.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new() { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    /// <summary>Seconds a client should wait before retrying a write the storage refused.</summary>
+    public const int StorageRetryAfterSeconds = 30;
+
+    private ProblemDetails StorageUnavailable(HttpContext httpContext, Exception exception)
+    {
+        logger.LogError(exception, "The storage refused a write for {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
+        httpContext.Response.Headers.RetryAfter = StorageRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Type = ProblemTypes.StorageUnavailable,
+            Title = "The service cannot store anything right now.",
+            Detail = $"Its storage refused the write; nothing was recorded. Try again in {StorageRetryAfterSeconds} seconds.",
+        };
     }
 
     public static HttpValidationProblemDetails InvalidBody(JsonException json)

@@ -67,6 +67,14 @@ public interface IConsentStore
 
     Task<bool> PingAsync(CancellationToken ct);
 
+    /// <summary>
+    /// Why writes fail now (disk full, I/O error), or null when they work: readiness reports the store
+    /// unhealthy while it is not null. An adapter whose latest write failed for a storage reason tries a
+    /// harmless write before answering, so this turns null again as soon as writes would succeed. MongoDB
+    /// reports its own health (the ping, write concern errors per request): null there.
+    /// </summary>
+    Task<string?> WriteFailureAsync(CancellationToken ct) => Task.FromResult<string?>(null);
+
     Task CreateSiteAsync(Site site, CancellationToken ct);
     Task<Site?> GetSiteAsync(string siteId, CancellationToken ct);
     Task UpdateSiteAsync(Site site, CancellationToken ct);

@@ -2,6 +2,7 @@ using ConsentService.Infrastructure;
 using ConsentService.Storage.Mongo;
 using ConsentService.Storage.Sqlite;
 using MongoDB.Driver;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
@@ -19,12 +20,9 @@ public static class StorageSetup
         var mongo = builder.Configuration.GetConnectionString("Mongo");
         if (string.IsNullOrWhiteSpace(mongo))
         {
+            services.AddSqliteDataFolder();
             services.AddSingleton<IConsentStore>(sp =>
-            {
-                var directory = DataDirectory(sp);
-                Directory.CreateDirectory(directory);
-                return SqliteConsentStore.ForFile(Path.Combine(directory, "consent.db"));
-            });
+                SqliteConsentStore.ForFile(sp.GetRequiredService<DataFolder>().DatabaseFile("consent.db")));
         }
         else
         {
@@ -38,6 +36,13 @@ public static class StorageSetup
         return builder;
     }
 
+    /// <summary>The locked data folder the SQLite stores open their files in (one writer per folder).</summary>
+    public static IServiceCollection AddSqliteDataFolder(this IServiceCollection services)
+    {
+        services.TryAddSingleton(sp => DataFolder.Lock(DataDirectory(sp)));
+        return services;
+    }
+
     public static string DataDirectory(IServiceProvider services) => Path.GetFullPath(
         services.GetRequiredService<IOptions<StorageOptions>>().Value.DataDirectory,
         services.GetRequiredService<IWebHostEnvironment>().ContentRootPath);
@@ -49,9 +54,13 @@ public sealed class StoreHealthCheck(IConsentStore store) : IHealthCheck
     {
         try
         {
-            return await store.PingAsync(cancellationToken)
-                ? HealthCheckResult.Healthy()
-                : HealthCheckResult.Unhealthy("The store answered but holds no schema.");
+            if (!await store.PingAsync(cancellationToken))
+            {
+                return HealthCheckResult.Unhealthy("The store answered but holds no schema.");
+            }
+            return await store.WriteFailureAsync(cancellationToken) is { } failure
+                ? HealthCheckResult.Unhealthy($"The store reads but does not write: {failure}.")
+                : HealthCheckResult.Healthy();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

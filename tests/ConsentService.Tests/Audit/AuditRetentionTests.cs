@@ -70,7 +70,7 @@ public sealed class AuditRetentionTests
         // then every 7 days of its clock: at 96 days.
         using var second = new ConsentApiFactory
         {
-            DataDirectory = first.DataDirectory,
+            SharesDatabaseWith = first,
             Settings = new Dictionary<string, string> { ["Audit:RetentionInterval"] = "7.00:00:00" },
         };
         second.Time.Advance(TimeSpan.FromDays(89));
@@ -94,7 +94,7 @@ public sealed class AuditRetentionTests
         var site = await first.CreateAuditedSiteAsync();
         await SetAuditRetentionAsync(first, site, 90);
 
-        using var second = new ConsentApiFactory { DataDirectory = first.DataDirectory };
+        using var second = new ConsentApiFactory { SharesDatabaseWith = first };
         second.Time.Advance(TimeSpan.FromDays(100));
 
         var events = await second.EventsAsync(site.Id, site.AdminKey); // its very first request

@@ -14,9 +14,10 @@ public sealed class RedisCacheApiTests
 {
     private static string CheckPath(string siteId, string subject) => $"/v1/sites/{siteId}/subjects/{subject}/consent";
 
-    private static ConsentApiFactory App(string redis, string? dataDirectory = null) => new()
+    /// <summary>With <paramref name="sharesDatabaseWith"/>, a second instance of that one's deployment.</summary>
+    private static ConsentApiFactory App(string redis, ConsentApiFactory? sharesDatabaseWith = null) => new()
     {
-        DataDirectory = dataDirectory ?? ConsentApiFactory.NewDataDirectory(),
+        SharesDatabaseWith = sharesDatabaseWith,
         Settings = new Dictionary<string, string> { ["ConnectionStrings:Redis"] = redis },
     };
 
@@ -60,7 +61,7 @@ public sealed class RedisCacheApiTests
     {
         Skip.If(RedisServer.Shared is null, RedisServer.SkipReason);
         using var first = App(RedisServer.Shared!);
-        using var second = App(RedisServer.Shared!, first.DataDirectory); // one database, two instances
+        using var second = App(RedisServer.Shared!, first); // one database, two instances
         var site = await first.CreateSiteAsync();
         var subject = NewSubjectId();
 
@@ -91,7 +92,7 @@ public sealed class RedisCacheApiTests
     {
         Skip.If(RedisServer.Shared is null, RedisServer.SkipReason);
         using var first = App(RedisServer.Shared!);
-        using var second = App(RedisServer.Shared!, first.DataDirectory);
+        using var second = App(RedisServer.Shared!, first);
         var site = await first.CreateSiteAsync();
         using var admin = first.ClientWithKey(site.AdminKey);
         var issued = await ReadJsonAsync(await admin.PostAsJsonAsync($"/v1/sites/{site.Id}/keys", new { role = "check" }), HttpStatusCode.Created);

@@ -34,7 +34,58 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the service on <paramref name="dataDirectory"/> and waits (generously) until <c>/health/ready</c> answers 200.</summary>
-    public static async Task<ServiceProcess> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string>? environment = null)
+    /// <param name="environment">Environment variables to set (or, with a null value, remove) on top of the defaults below.</param>
+    public static async Task<ServiceProcess> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var service = Launch(dataDirectory, environment);
+        using var client = new HttpClient { BaseAddress = service.Address, Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow.AddSeconds(90); // a loaded 2-core build machine can be slow to start .NET
+        while (true)
+        {
+            if (service._process.HasExited)
+            {
+                throw new InvalidOperationException($"The service exited with {service._process.ExitCode}:\n{service.Log}");
+            }
+            try
+            {
+                using var ready = await client.GetAsync("/health/ready");
+                if (ready.StatusCode == HttpStatusCode.OK) return service;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // not listening yet
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                await service.DisposeAsync();
+                throw new TimeoutException($"The service did not become ready within 90 s:\n{service.Log}");
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>
+    /// Starts the service on <paramref name="dataDirectory"/> expecting it to refuse: waits for it to exit and
+    /// returns its exit code and everything it wrote (stdout and stderr). A process still running after
+    /// <paramref name="timeout"/> is killed and reported as such.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunUntilExitAsync(string dataDirectory, TimeSpan timeout, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        await using var service = Launch(dataDirectory, environment);
+        using var limit = new CancellationTokenSource(timeout);
+        try
+        {
+            await service._process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"The service was still running after {timeout}:\n{service.Log}");
+        }
+        service._process.WaitForExit(); // drains the redirected output
+        return (service._process.ExitCode, service.Log);
+    }
+
+    private static ServiceProcess Launch(string dataDirectory, IReadOnlyDictionary<string, string?>? environment)
     {
         var folder = AppContext.BaseDirectory;
         var address = new Uri($"http://127.0.0.1:{FreePort()}");
@@ -60,9 +111,10 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
         start.Environment.Remove("ConnectionStrings__Redis");
         start.Environment.Remove("ConnectionStrings__Mongo");
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
         {
-            start.Environment[name] = value;
+            if (value is null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
         }
 
         var service = new ServiceProcess(Process.Start(start)!, address);
@@ -70,31 +122,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         service._process.ErrorDataReceived += (_, e) => service.Append(e.Data);
         service._process.BeginOutputReadLine();
         service._process.BeginErrorReadLine();
-
-        using var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow.AddSeconds(90); // a loaded 2-core build machine can be slow to start .NET
-        while (true)
-        {
-            if (service._process.HasExited)
-            {
-                throw new InvalidOperationException($"The service exited with {service._process.ExitCode}:\n{service.Log}");
-            }
-            try
-            {
-                using var ready = await client.GetAsync("/health/ready");
-                if (ready.StatusCode == HttpStatusCode.OK) return service;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                // not listening yet
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                await service.DisposeAsync();
-                throw new TimeoutException($"The service did not become ready within 90 s:\n{service.Log}");
-            }
-            await Task.Delay(100);
-        }
+        return service;
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as in a crash or an OOM kill.</summary>

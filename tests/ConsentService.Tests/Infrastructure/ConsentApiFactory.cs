@@ -11,14 +11,28 @@ using Microsoft.Extensions.Time.Testing;
 namespace ConsentService.Tests.Infrastructure;
 
 /// <summary>
-/// The real app on its own SQLite file in a temporary folder, with a fake clock. Two factories given
-/// the same <see cref="DataDirectory"/> are two instances of one deployment.
+/// The real app on its own SQLite file in a temporary folder, with a fake clock. A factory made with
+/// <see cref="SharesDatabaseWith"/> is a second instance of the same deployment.
 /// </summary>
 public sealed class ConsentApiFactory : WebApplicationFactory<Program>
 {
     public const string OperatorKey = "cso_test-operator-key-0123456789abcdef";
 
-    public string DataDirectory { get; init; } = NewDataDirectory();
+    private readonly string _dataDirectory = NewDataDirectory();
+
+    public string DataDirectory
+    {
+        get => SharesDatabaseWith?.DataDirectory ?? _dataDirectory;
+        init => _dataDirectory = value;
+    }
+
+    /// <summary>
+    /// Another instance of one deployment: this one works on that one's database — the stores it opened,
+    /// as instances share one MongoDB — and reads the same data folder (the signing key), with a cache,
+    /// clock, rate limits and jobs of its own. It never opens the SQLite files a second time: the service
+    /// refuses a second writer on a data folder, in another process or in the same one.
+    /// </summary>
+    public ConsentApiFactory? SharesDatabaseWith { get; init; }
 
     /// <summary>Leave the data folder when disposed: the next instance of the deployment starts on it.</summary>
     public bool KeepDataDirectory { get; init; }
@@ -53,6 +67,12 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
         builder.ConfigureServices(services =>
         {
             services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time));
+            if (SharesDatabaseWith is { } first)
+            {
+                // Instances, not factories: the first app keeps owning (and disposing) them.
+                services.Replace(ServiceDescriptor.Singleton(first.Services.GetRequiredService<IConsentStore>()));
+                services.Replace(ServiceDescriptor.Singleton(first.Services.GetRequiredService<IAuditStore>()));
+            }
             if (ClientAddressFromHeader) services.AddSingleton<IStartupFilter, ClientAddressFromHeaderFilter>();
         });
     }
@@ -122,6 +142,7 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
         {
             // A host whose start failed (a test of start-up errors) cannot be stopped by the test host; nothing runs.
         }
+        if (SharesDatabaseWith is not null) return; // the first instance's folder: it deletes it
         SqliteConnection.ClearAllPools();
         if (KeepDataDirectory) return;
         try

@@ -54,6 +54,14 @@ public sealed class SigningKeyTests
         return new ConsentApiFactory { DataDirectory = directory, KeepDataDirectory = true, Settings = all };
     }
 
+    /// <summary>Another instance of the deployment running beside <paramref name="first"/> (one store, as on MongoDB), with <paramref name="key"/>.</summary>
+    private static ConsentApiFactory Beside(ConsentApiFactory first, TestKey key, params (string Name, string Value)[] settings)
+    {
+        var all = settings.ToDictionary(s => s.Name, s => s.Value);
+        all["Signing:PrivateKey"] = key.Pem;
+        return new ConsentApiFactory { SharesDatabaseWith = first, Settings = all };
+    }
+
     private static void DeleteDirectory(string directory)
     {
         SqliteConnection.ClearAllPools();
@@ -241,7 +249,7 @@ public sealed class SigningKeyTests
             var site = await first.CreateSiteAsync();
             await RecordAsync(first, site);
 
-            using var second = Instance(directory, k2);
+            using var second = Beside(first, k2);
             using var anonymous = second.CreateClient();
             var rows = await first.CountRowsAsync("consents");
             var refused = await AssertProblemAsync(await anonymous.PostConsentAsync(site.Id, new { policyVersion = 1, method = "accept_all" }),
@@ -291,7 +299,7 @@ public sealed class SigningKeyTests
             var site = await old.CreateSiteAsync();
             var before = await RecordAsync(old, site);
 
-            using var rotated = Instance(directory, k2, ("Signing:RetiredKeys:0", k1.Kid));
+            using var rotated = Beside(old, k2, ("Signing:RetiredKeys:0", k1.Kid));
             var after = await RecordAsync(rotated, site);
 
             // Within Signing:ActiveKeyRecheck (5 s) of the rotation the old instance may still sign with k1 ...
@@ -535,7 +543,7 @@ public sealed class SigningKeyTests
         try
         {
             var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
-                ServiceProcess.StartAsync(directory, new Dictionary<string, string> { ["Signing__PrivateKey"] = pem }));
+                ServiceProcess.StartAsync(directory, new Dictionary<string, string?> { ["Signing__PrivateKey"] = pem }));
             Assert.StartsWith("The service exited with 1:", error.Message); // not 134 (SIGABRT)
             Assert.Contains("ConsentService cannot start: ", error.Message);
             Assert.Contains("Signing:PrivateKey is an ECDSA key on", error.Message);
@@ -658,7 +666,7 @@ public sealed class SigningKeyTests
                 await Keep(await legal.GetAsync($"/v1/sites/{site.Id}/ledger/checkpoints"));
 
                 // An old instance still holding k1 beside it: refused, and says so without its key.
-                using var stale = Instance(directory, k1);
+                using var stale = Beside(rotated, k1);
                 using var staleClient = stale.CreateClient();
                 Assert.Contains("signing-key-not-active", await Keep(await staleClient.PostConsentAsync(site.Id, new { policyVersion = 1, method = "accept_all" })));
                 Assert.Contains("Unhealthy", await Keep(await staleClient.GetAsync("/health/ready")));

@@ -60,6 +60,18 @@ public abstract class ConsentStoreContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_store_whose_writes_succeed_reports_no_write_failure()
+    {
+        Assert.Null(await Store.WriteFailureAsync(default));
+        await Store.CreateSiteAsync(NewSite("w1"), default);
+        Assert.Null(await Store.WriteFailureAsync(default));
+        // A write refused for its content (a duplicate id) is the caller's problem, not the storage's.
+        await Assert.ThrowsAnyAsync<Exception>(() => Store.CreateSiteAsync(NewSite("w1"), default));
+        Assert.Null(await Store.WriteFailureAsync(default));
+        Assert.NotNull(await Store.GetSiteAsync("w1", default));
+    }
+
+    [SkippableFact]
     public async Task Api_keys_are_found_by_hash_listed_per_site_and_revoked_once()
     {
         var a = new ApiKey("key_a", "s1", SiteRole.Legal, "legal team", "csk_…abcd", "hash-a", T0, null);

@@ -47,7 +47,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             var empty = await ScalarAsync<long>(writer, null, "SELECT count(*) FROM sqlite_master", ct) == 0;
             if (!empty && version != SchemaVersion)
             {
-                throw new InvalidOperationException(
+                throw new StartupFailureException(
                     $"{writer.DataSource} has schema version {version}, this build needs {SchemaVersion}: it was made by an earlier development build. Move it away to start afresh.");
             }
             await ExecuteAsync(writer, null, Schema + $"PRAGMA user_version = {SchemaVersion};", ct);
@@ -619,6 +619,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             batch.Add(next);
         }
         var applied = new List<PendingWrite>(batch.Count);
+        var storageFault = false;
         try
         {
             var writer = _writer ?? throw new InvalidOperationException("The store is not initialised.");
@@ -641,19 +642,23 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
                 {
                     tx.Rollback("write");
                     tx.Release("write");
-                    write.Done.TrySetException(e);
+                    var failure = _writeHealth.Failed(e);
+                    storageFault |= failure is StorageUnavailableException;
+                    write.Done.TrySetException(failure);
                 }
             }
             await tx.CommitAsync(CancellationToken.None);
         }
         catch (Exception e)
         {
+            var failure = _writeHealth.Failed(e);
             foreach (var write in batch)
             {
-                write.Done.TrySetException(e); // nothing of this batch is committed
+                write.Done.TrySetException(failure); // nothing of this batch is committed
             }
             return;
         }
+        if (!storageFault) _writeHealth.Committed();
         foreach (var write in applied)
         {
             write.Done.TrySetResult();
@@ -674,6 +679,29 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     private static long Millis(DateTimeOffset at) => at.ToUnixTimeMilliseconds();
 
     private static DateTimeOffset FromMillis(long millis) => DateTimeOffset.FromUnixTimeMilliseconds(millis);
+
+    // ---- write health ------------------------------------------------------------------------
+
+    private readonly SqliteWriteHealth _writeHealth = new(new SqliteConnectionStringBuilder(connectionString).DataSource);
+
+    /// <summary>
+    /// After a write failed for a storage reason, a write that changes nothing but goes through the WAL
+    /// like any other (the schema version, rewritten): readiness recovers as soon as the disk does, even
+    /// while no client writes — a load balancer sends none to an instance it took out.
+    /// </summary>
+    public async Task<string?> WriteFailureAsync(CancellationToken ct)
+    {
+        if (_writeHealth.Failure is null) return null;
+        try
+        {
+            await WriteAsync((connection, tx) => ExecuteAsync(connection, tx, $"PRAGMA user_version = {SchemaVersion}", ct), ct);
+        }
+        catch (StorageUnavailableException)
+        {
+            // still failing: reported below
+        }
+        return _writeHealth.Failure;
+    }
 
     public async ValueTask DisposeAsync()
     {
