@@ -55,17 +55,18 @@ app.MapSnippetEndpoints();
 app.MapDemoPage();
 app.MapAuditEndpoints();
 
-try
+// A configuration the operator must fix: say what and where, and exit 1 rather than abort (SIGABRT) with a stack
+// trace. An event, not a catch around Run: the test host runs this file and must see the exception itself.
+AppDomain.CurrentDomain.UnhandledException += (_, e) =>
 {
-    app.Run();
-}
-catch (Exception e) when (e is SigningKeyException or OptionsValidationException)
-{
-    // A configuration the operator must fix: say what and where, and exit 1 (not an abort with a stack trace).
-    Console.Error.WriteLine($"ConsentService cannot start: {e.Message}");
-    return 1;
-}
-return 0;
+    if (e.ExceptionObject is SigningKeyException or OptionsValidationException)
+    {
+        Console.Error.WriteLine($"ConsentService cannot start: {((Exception)e.ExceptionObject).Message}");
+        Environment.Exit(1);
+    }
+};
+
+app.Run();
 
 /// <summary>Visible to <c>WebApplicationFactory&lt;Program&gt;</c> in the tests.</summary>
 public partial class Program;
