@@ -57,6 +57,7 @@ public static partial class ConsentQueryEndpoints
         consents.MapGet("/{recordId}", Get)
             .WithName("GetConsentRecord")
             .WithSummary("One record with its proof: policy hash, chain position, signed receipt, checkpoint inclusion proof")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable) // this instance's key is not the active one (README, Signing keys)
             .RequireSiteRole(SiteRole.Legal);
 
         return routes;

@@ -39,6 +39,7 @@ public static class LedgerEndpoints
         ledger.MapPost("/checkpoints", Seal)
             .WithName("SealCheckpoint")
             .WithSummary("Seal the records no checkpoint covers yet, now rather than at the next interval")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable) // this instance's key is not the active one
             .RequireSiteRole(SiteRole.Admin);
 
         ledger.MapGet("/consistency", Consistency)

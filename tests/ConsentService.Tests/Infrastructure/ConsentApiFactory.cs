@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ConsentService.Tests.Infrastructure;
@@ -33,6 +34,9 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
     /// refuses a second writer on a data folder, in another process or in the same one.
     /// </summary>
     public ConsentApiFactory? SharesDatabaseWith { get; init; }
+
+    /// <summary>Also receives everything the app logs, e.g. to check what a log line says or does not say.</summary>
+    public ILoggerProvider? Logs { get; init; }
 
     /// <summary>Leave the data folder when disposed: the next instance of the deployment starts on it.</summary>
     public bool KeepDataDirectory { get; init; }
@@ -63,6 +67,10 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
         foreach (var (key, value) in Settings)
         {
             builder.UseSetting(key, value);
+        }
+        if (Logs is not null)
+        {
+            builder.ConfigureLogging(logging => logging.AddProvider(Logs));
         }
         builder.ConfigureServices(services =>
         {

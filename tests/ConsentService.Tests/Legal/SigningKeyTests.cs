@@ -47,19 +47,25 @@ public sealed class SigningKeyTests
     private static byte[] FromBase64Url(string text) => System.Buffers.Text.Base64Url.DecodeFromChars(text);
 
     /// <summary>One instance of the deployment on <paramref name="directory"/>, with <paramref name="key"/> configured.</summary>
-    private static ConsentApiFactory Instance(string directory, TestKey? key, params (string Name, string Value)[] settings)
+    private static ConsentApiFactory Instance(string directory, TestKey? key, params (string Name, string Value)[] settings) =>
+        Instance(directory, key, null, settings);
+
+    private static ConsentApiFactory Instance(string directory, TestKey? key, LogCapture? log, params (string Name, string Value)[] settings)
     {
         var all = settings.ToDictionary(s => s.Name, s => s.Value);
         if (key is not null) all["Signing:PrivateKey"] = key.Pem;
-        return new ConsentApiFactory { DataDirectory = directory, KeepDataDirectory = true, Settings = all };
+        return new ConsentApiFactory { DataDirectory = directory, KeepDataDirectory = true, Settings = all, Logs = log };
     }
 
     /// <summary>Another instance of the deployment running beside <paramref name="first"/> (one store, as on MongoDB), with <paramref name="key"/>.</summary>
-    private static ConsentApiFactory Beside(ConsentApiFactory first, TestKey key, params (string Name, string Value)[] settings)
+    private static ConsentApiFactory Beside(ConsentApiFactory first, TestKey key, params (string Name, string Value)[] settings) =>
+        Beside(first, key, null, settings);
+
+    private static ConsentApiFactory Beside(ConsentApiFactory first, TestKey key, LogCapture? log, params (string Name, string Value)[] settings)
     {
         var all = settings.ToDictionary(s => s.Name, s => s.Value);
         all["Signing:PrivateKey"] = key.Pem;
-        return new ConsentApiFactory { SharesDatabaseWith = first, Settings = all };
+        return new ConsentApiFactory { SharesDatabaseWith = first, Settings = all, Logs = log };
     }
 
     private static void DeleteDirectory(string directory)
@@ -249,8 +255,10 @@ public sealed class SigningKeyTests
             var site = await first.CreateSiteAsync();
             await RecordAsync(first, site);
 
-            using var second = Beside(first, k2);
+            var log = new LogCapture();
+            using var second = Beside(first, k2, log);
             using var anonymous = second.CreateClient();
+            Assert.Contains($"Error: Refusing to sign receipts and checkpoints: The deployment's active signing key is {k1.Kid}; this instance holds {k2.Kid}", log.Text);
             var rows = await first.CountRowsAsync("consents");
             var refused = await AssertProblemAsync(await anonymous.PostConsentAsync(site.Id, new { policyVersion = 1, method = "accept_all" }),
                 HttpStatusCode.ServiceUnavailable, "signing-key-not-active");
@@ -637,6 +645,7 @@ public sealed class SigningKeyTests
         var directory = ConsentApiFactory.NewDataDirectory();
         var (k1, k2) = (TestKey.New(), TestKey.New());
         var responses = new StringBuilder();
+        var log = new LogCapture();
         async Task<string> Keep(HttpResponseMessage response)
         {
             var text = await response.Content.ReadAsStringAsync();
@@ -646,7 +655,7 @@ public sealed class SigningKeyTests
         try
         {
             TestSite site;
-            using (var first = Instance(directory, k1))
+            using (var first = Instance(directory, k1, log))
             {
                 site = await first.CreateSiteAsync();
                 for (var i = 0; i < 5; i++) await RecordAsync(first, site);
@@ -654,7 +663,7 @@ public sealed class SigningKeyTests
                 using var anonymous = first.CreateClient();
                 await Keep(await anonymous.GetAsync("/.well-known/consent-signing-key"));
             }
-            using (var rotated = Instance(directory, k2, ("Signing:RetiredKeys:0", k1.Kid), ($"Signing:CompromisedKeys:{k1.Kid}", "2026-12-01T00:00:00Z")))
+            using (var rotated = Instance(directory, k2, log, ("Signing:RetiredKeys:0", k1.Kid), ($"Signing:CompromisedKeys:{k1.Kid}", "2026-12-01T00:00:00Z")))
             {
                 for (var i = 0; i < 5; i++) await RecordAsync(rotated, site);
                 await SealAsync(rotated, site);
@@ -666,7 +675,7 @@ public sealed class SigningKeyTests
                 await Keep(await legal.GetAsync($"/v1/sites/{site.Id}/ledger/checkpoints"));
 
                 // An old instance still holding k1 beside it: refused, and says so without its key.
-                using var stale = Beside(rotated, k1);
+                using var stale = Beside(rotated, k1, log);
                 using var staleClient = stale.CreateClient();
                 Assert.Contains("signing-key-not-active", await Keep(await staleClient.PostConsentAsync(site.Id, new { policyVersion = 1, method = "accept_all" })));
                 Assert.Contains("Unhealthy", await Keep(await staleClient.GetAsync("/health/ready")));
@@ -677,7 +686,9 @@ public sealed class SigningKeyTests
                 responses.AppendLine(StartFailure(broken));
             }
             Assert.Empty(Directory.GetFiles(directory, "*.pem", SearchOption.AllDirectories)); // configured keys are not copied into the folder
-            AssertNoTrace(directory, [k1, k2], except: null, responses.ToString());
+            Assert.Contains("Rotated the signing key", log.Text);
+            Assert.Contains("Refusing to sign", log.Text);
+            AssertNoTrace(directory, [k1, k2], except: null, responses + log.Text); // answers, start-up errors and every log line
         }
         finally
         {

@@ -209,7 +209,7 @@ public sealed class DataFolderTests : IDisposable
     }
 
     private static StringContent Decision(string subject) =>
-        new(JsonSerializer.Serialize(new { subjectId = subject, policyVersion = 1, method = "accept_all" }), Encoding.UTF8, "text/plain");
+        new(JsonSerializer.Serialize(new { subjectId = subject, subjectSecret = SecretOf(subject), policyVersion = 1, method = "accept_all" }), Encoding.UTF8, "text/plain");
 
     private static async Task<string> CreateSiteAsync(Uri address)
     {

@@ -124,7 +124,7 @@ public sealed class WriteFailureTests
     }
 
     private static StringContent Decision(string subject, string method) =>
-        new(JsonSerializer.Serialize(new { subjectId = subject, policyVersion = 1, method }), Encoding.UTF8, "text/plain");
+        new(JsonSerializer.Serialize(new { subjectId = subject, subjectSecret = SecretOf(subject), policyVersion = 1, method }), Encoding.UTF8, "text/plain");
 
     private static async Task<long> CountAsync(Uri address, string legalKey, string siteId, string method)
     {
