@@ -20,6 +20,9 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
 
     public string DataDirectory { get; init; } = NewDataDirectory();
 
+    /// <summary>Leaves the data folder behind on dispose, for a restarted instance to open.</summary>
+    public bool KeepDataDirectory { get; init; }
+
     /// <summary>More configuration, e.g. <c>ConnectionStrings:Redis</c>.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
@@ -113,6 +116,7 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
     {
         base.Dispose(disposing);
         SqliteConnection.ClearAllPools();
+        if (KeepDataDirectory) return;
         try
         {
             Directory.Delete(DataDirectory, recursive: true);
