@@ -65,17 +65,21 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
     public Task<IReadOnlyList<ConsentRecord>> HistoryAsync(string siteId, string subjectId, CancellationToken ct) =>
         store.GetHistoryAsync(siteId, subjectId, ct);
 
-    /// <summary>Crypto-shreds the subject (DESIGN §5); false when it has no records.</summary>
-    public async Task<bool> EraseAsync(string siteId, string subjectId, CancellationToken ct)
+    /// <summary>
+    /// Crypto-shreds the subject (DESIGN §5). Returns its commitment, read before its key is destroyed (the
+    /// pseudonym the audit log names it by), or null when it has no records.
+    /// </summary>
+    public async Task<string?> EraseAsync(string siteId, string subjectId, CancellationToken ct)
     {
-        if (await store.EraseSubjectAsync(siteId, subjectId, ct) is not { } lastPosition)
+        var commitment = (await store.GetCurrentConsentAsync(siteId, subjectId, ct))?.SubjectCommitment;
+        if (commitment is null || await store.EraseSubjectAsync(siteId, subjectId, ct) is not { } lastPosition)
         {
-            return false;
+            return null;
         }
         // "No consent" as of the erased record's position, before answering: a read that loaded the
         // record just before cannot put it back, and a record made later still replaces it.
         await cache.SetAsync(CacheSlot(siteId, subjectId), null, CancellationToken.None, version: lastPosition);
-        return true;
+        return commitment;
     }
 
     /// <summary>
