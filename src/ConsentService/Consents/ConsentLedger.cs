@@ -17,7 +17,7 @@ public sealed record ConsentDecision(
     string RequestHash);
 
 /// <summary>Appends decisions to the ledger and answers consent checks through the read cache.</summary>
-public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimeProvider time)
+public sealed class ConsentLedger(IConsentStore store, IReadCache cache, SubjectCacheKeys cacheKeys, TimeProvider time)
 {
     public async Task<AppendResult> RecordAsync(string siteId, ConsentDecision decision, CancellationToken ct)
     {
@@ -47,7 +47,7 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
         if (result.Created)
         {
             // Before answering: the very next check must see this decision (a withdrawal above all).
-            await cache.SetAsync(CacheSlot(siteId, decision.SubjectId), result.Record, CancellationToken.None);
+            await cache.SetAsync(await CacheSlotAsync(siteId, decision.SubjectId, ct), result.Record, CancellationToken.None);
         }
         return result;
     }
@@ -55,12 +55,13 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
     /// <summary>
     /// A subject's current record (or "none"); a later ledger position wins. Positions, unlike
     /// sequences, keep growing across an erasure, so a record made after one replaces its "none".
+    /// The key is derived from the id (<see cref="SubjectCacheKeys"/>), never contains it.
     /// </summary>
-    public static CacheSlot<ConsentRecord> CacheSlot(string siteId, string subjectId) =>
-        new($"consent:{siteId}:{subjectId}", record => record?.Position ?? 0);
+    private async Task<CacheSlot<ConsentRecord>> CacheSlotAsync(string siteId, string subjectId, CancellationToken ct) =>
+        new(await cacheKeys.KeyAsync(siteId, subjectId, ct), record => record?.Position ?? 0);
 
-    public Task<ConsentRecord?> CurrentAsync(string siteId, string subjectId, CancellationToken ct) =>
-        cache.GetOrLoadAsync(CacheSlot(siteId, subjectId), c => store.GetCurrentConsentAsync(siteId, subjectId, c), ct);
+    public async Task<ConsentRecord?> CurrentAsync(string siteId, string subjectId, CancellationToken ct) =>
+        await cache.GetOrLoadAsync(await CacheSlotAsync(siteId, subjectId, ct), c => store.GetCurrentConsentAsync(siteId, subjectId, c), ct);
 
     public Task<IReadOnlyList<ConsentRecord>> HistoryAsync(string siteId, string subjectId, CancellationToken ct) =>
         store.GetHistoryAsync(siteId, subjectId, ct);
@@ -78,7 +79,7 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
         }
         // "No consent" as of the erased record's position, before answering: a read that loaded the
         // record just before cannot put it back, and a record made later still replaces it.
-        await cache.SetAsync(CacheSlot(siteId, subjectId), null, CancellationToken.None, version: lastPosition);
+        await cache.SetAsync(await CacheSlotAsync(siteId, subjectId, CancellationToken.None), null, CancellationToken.None, version: lastPosition);
         return commitment;
     }
 

@@ -92,4 +92,11 @@ public interface IConsentStore
 
     /// <summary>The site's checkpoints, smallest tree first.</summary>
     Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(string siteId, CancellationToken ct);
+
+    /// <summary>
+    /// The deployment-wide secret named <paramref name="name"/>: the one stored first, or
+    /// <paramref name="candidate"/>, stored now, when there is none. Every instance sharing the store gets
+    /// the same bytes, however many race to create it.
+    /// </summary>
+    Task<byte[]> GetOrAddSecretAsync(string name, byte[] candidate, CancellationToken ct);
 }

@@ -115,6 +115,7 @@ public sealed class MongoSchemaTests
         { nameof(MongoSchema.Chains), """{ "siteId" : "s" }""", """{ "subjectCommitment" : 1, "sequence" : 1 }""" },
         { nameof(MongoSchema.Ledger), """{ "_id" : "s" }""", null },
         { nameof(MongoSchema.IdleSubjects), """{ "siteId" : "s", "record.recordedAt" : { "$lt" : { "$date" : "2026-11-25T09:30:15.123Z" } } }""", null },
+        { nameof(MongoSchema.DeploymentSecret), """{ "_id" : "n" }""", null },
         { nameof(MongoSchema.CheckpointsOfSite), """{ "siteId" : "s" }""", """{ "treeSize" : 1 }""" },
     };
 
@@ -213,6 +214,7 @@ public sealed class MongoSchemaTests
             "keyId" => "k",
             "keyHash" => "h",
             "idempotencyKey" => "i",
+            "name" => "n",
             _ => throw new InvalidOperationException($"No sample for parameter {p.Name}"),
         }).ToArray();
         return (MongoQuery)method.Invoke(null, args)!;

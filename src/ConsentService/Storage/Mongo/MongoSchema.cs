@@ -23,6 +23,8 @@ public static class MongoSchema
     /// <summary>One document per site: <c>size</c>, the last ledger position handed out.</summary>
     public const string Ledgers = "ledgers";
     public const string Checkpoints = "checkpoints";
+    /// <summary>Deployment-wide secrets by name (<c>_id</c>), e.g. the one cache keys are derived with.</summary>
+    public const string DeploymentSecrets = "deploymentSecrets";
 
     private static readonly FilterDefinitionBuilder<BsonDocument> F = Builders<BsonDocument>.Filter;
     private static readonly SortDefinitionBuilder<BsonDocument> S = Builders<BsonDocument>.Sort;
@@ -61,6 +63,7 @@ public static class MongoSchema
                 Index(K.Ascending("siteId").Ascending("record.recordedAt"), "ix_site_last_recorded"),
             ],
             [Ledgers] = [],
+            [DeploymentSecrets] = [],
             [Checkpoints] = [Index(K.Ascending("siteId").Ascending("treeSize"), "ux_site_treeSize", unique: true)],
             [AuditEvents] = [Index(K.Ascending("siteId").Ascending("at").Ascending("_id"), "ix_site_at")],
         };
@@ -119,6 +122,8 @@ public static class MongoSchema
 
     public static MongoQuery IdleSubjects(string siteId, DateTimeOffset cutoff) =>
         new(CurrentConsents, F.Eq("siteId", siteId) & F.Lt("record.recordedAt", cutoff.UtcDateTime));
+
+    public static MongoQuery DeploymentSecret(string name) => new(DeploymentSecrets, F.Eq("_id", name));
 
     public static MongoQuery CheckpointsOfSite(string siteId) => new(Checkpoints, F.Eq("siteId", siteId), S.Ascending("treeSize"));
 

@@ -346,6 +346,18 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             r => new Checkpoint(r.GetString(0), r.GetInt64(1), r.GetString(2), FromMillis(r.GetInt64(3)), r.GetString(4)), ct, ("$site", siteId));
     }
 
+    public async Task<byte[]> GetOrAddSecretAsync(string name, byte[] candidate, CancellationToken ct)
+    {
+        byte[]? secret = null;
+        await WriteAsync(async (connection, tx) =>
+        {
+            await ExecuteAsync(connection, tx, "INSERT OR IGNORE INTO deployment_secrets (name, value) VALUES ($name, $value)", ct,
+                ("$name", name), ("$value", candidate));
+            secret = await ScalarAsync<byte[]>(connection, tx, "SELECT value FROM deployment_secrets WHERE name = $name", ct, ("$name", name));
+        }, ct);
+        return secret!;
+    }
+
     private async IAsyncEnumerable<ConsentRecord> StreamAsync(string sql, (string, object?)[] parameters, [EnumeratorCancellation] CancellationToken ct)
     {
         await using var connection = await OpenReadAsync(ct);
@@ -378,7 +390,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
 
     // ---- plumbing ----------------------------------------------------------------------------
 
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
 
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS sites (
@@ -446,6 +458,10 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         CREATE UNIQUE INDEX IF NOT EXISTS ux_consents_idempotency ON consents (site_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
         CREATE INDEX IF NOT EXISTS ix_consents_subject ON consents (site_id, subject_id, sequence);
         CREATE INDEX IF NOT EXISTS ix_consents_recorded ON consents (site_id, recorded_at, id);
+        CREATE TABLE IF NOT EXISTS deployment_secrets (
+            name TEXT PRIMARY KEY,
+            value BLOB NOT NULL
+        ) STRICT;
         """;
 
     /// <summary>
