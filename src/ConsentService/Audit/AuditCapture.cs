@@ -157,7 +157,7 @@ public sealed partial class AuditRecorder(IAuditStore store, TimeProvider time, 
         catch (Exception e)
         {
             // The request itself succeeded or failed on its own; a broken audit store must not change its answer.
-            LogAppendFailed(e, auditEvent.Action, auditEvent.SiteId, auditEvent.RequestId);
+            LogAppendFailed(e, draft.Action, auditEvent.SiteId, auditEvent.RequestId);
         }
     }
 

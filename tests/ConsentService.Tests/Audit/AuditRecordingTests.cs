@@ -233,7 +233,7 @@ public sealed class AuditRecordingTests(ConsentApiFactory factory) : IClassFixtu
         var created = (await factory.EventsAsync(site.Id, site.AdminKey, "action=CreateSite")).Single();
 
         Assert.Equal(
-            ["id", "siteId", "at", "keyId", "role", "action", "target", "requestId", "outcome", "clientIp", "method", "path"],
+            ["id", "siteId", "at", "keyId", "role", "action", "target", "requestId", "outcome", "clientIp", "method", "path", "deleted"],
             created.Select(p => p.Key));
         Assert.Null(created["keyId"]);
         Assert.Equal("operator", created["role"]!.GetValue<string>());

@@ -65,7 +65,11 @@ public static class MongoSchema
             [Ledgers] = [],
             [DeploymentSecrets] = [],
             [Checkpoints] = [Index(K.Ascending("siteId").Ascending("treeSize"), "ux_site_treeSize", unique: true)],
-            [AuditEvents] = [Index(K.Ascending("siteId").Ascending("at").Ascending("_id"), "ix_site_at")],
+            [AuditEvents] =
+            [
+                Index(K.Ascending("siteId").Ascending("at").Ascending("_id"), "ix_site_at"),
+                Index(K.Ascending("siteId").Ascending("requestId"), "ix_site_requestId"),
+            ],
         };
 
     public static MongoQuery SiteById(string siteId) => new(Sites, F.Eq("_id", siteId));
