@@ -132,7 +132,7 @@ public sealed class SqliteAuditStore(string connectionString, int exportBatchSiz
                 ("$site", siteId), ("$requestId", requestId)) > 0;
             // The WAL still holds the page as it was: copy the tombstone into the file and truncate the WAL.
             // Readers here are short batches, so a few retries outwait them.
-            for (var attempt = 0; found && !await TryTruncateWalAsync(writer, ct) && attempt < 250; attempt++)
+            for (var attempt = 0; found && !await TryScrubAsync(writer, ct) && attempt < 250; attempt++)
             {
                 await Task.Delay(20, ct);
             }
@@ -141,6 +141,19 @@ public sealed class SqliteAuditStore(string connectionString, int exportBatchSiz
         finally
         {
             _writeGate.Release();
+        }
+    }
+
+    /// <summary>The tombstone is committed already: a checkpoint that fails (an I/O error) must not turn its answer into an error.</summary>
+    private static async Task<bool> TryScrubAsync(SqliteConnection writer, CancellationToken ct)
+    {
+        try
+        {
+            return await TryTruncateWalAsync(writer, ct);
+        }
+        catch (SqliteException)
+        {
+            return true; // stop trying; the next tombstone tries again
         }
     }
 

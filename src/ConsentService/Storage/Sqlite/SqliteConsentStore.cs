@@ -554,8 +554,15 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             var erased = applied.Where(w => w.Scrub).ToList();
             _ = Task.Run(async () =>
             {
-                await ScrubAsync(erasure);
-                erased.ForEach(w => w.Done.TrySetResult());
+                try
+                {
+                    await ScrubAsync(erasure);
+                }
+                finally
+                {
+                    // Committed either way; a scrub that failed stays pending and later commits retry it.
+                    erased.ForEach(w => w.Done.TrySetResult());
+                }
             }, CancellationToken.None);
         }
         else if (_scrubbed < _erasures)
@@ -596,11 +603,21 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         }
     }
 
-    /// <summary>One attempt, under the write gate; true when every erasure committed so far is scrubbed.</summary>
+    /// <summary>
+    /// One attempt, under the write gate; true when every erasure committed so far is scrubbed. A failing
+    /// checkpoint (an I/O error) counts as not yet: it must never stop the writer loop.
+    /// </summary>
     private async Task<bool> TryScrubAsync()
     {
         var upTo = _erasures;
-        if (_writer is null || !await TryTruncateWalAsync(_writer, CancellationToken.None)) return false;
+        try
+        {
+            if (_writer is null || !await TryTruncateWalAsync(_writer, CancellationToken.None)) return false;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
         _scrubbed = upTo;
         return true;
     }
