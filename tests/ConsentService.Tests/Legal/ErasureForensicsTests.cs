@@ -98,6 +98,34 @@ public sealed class ErasureForensicsTests
         DataFolder.AssertHoldsNone(app.DataDirectory, traces.Needles, traces.SubjectId, traces.Commitment);
     }
 
+    [Fact]
+    public async Task Retention_shredding_leaves_nothing_behind_either()
+    {
+        using var app = new ConsentApiFactory();
+        var site = await app.CreateSiteAsync(new { name = "Short memory", retentionDays = 30 });
+        var traces = await LeaveTracesAsync(app, site);
+        app.Time.Advance(TimeSpan.FromDays(20));
+        var recent = NewSubjectId();
+        await app.RecordAsync(site.Id, new { subjectId = recent, policyVersion = 1, method = "reject_all" });
+        using var legal = app.ClientWithKey(site.LegalKey);
+
+        app.Time.Advance(TimeSpan.FromDays(11)); // the traced subject: 31 days idle; the hourly job runs
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while ((await legal.GetAsync($"/v1/sites/{site.Id}/subjects/{traces.SubjectId}/history")).StatusCode != HttpStatusCode.NotFound)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The retention job did not shred the expired subject");
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await legal.GetAsync($"/v1/sites/{site.Id}/subjects/{recent}/history")).StatusCode);
+        // No answer to wait for here: the job's scrub follows its commit within moments.
+        while (DataFolder.Find(app.DataDirectory, traces.Needles, traces.SubjectId, traces.Commitment).Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        DataFolder.AssertHoldsNone(app.DataDirectory, traces.Needles, traces.SubjectId, traces.Commitment);
+    }
+
     /// <summary>
     /// Records three decisions for a fresh subject through a back end (admin key) with a distinctive page,
     /// browser, locale and idempotency keys, then reads it every way a legal key can, so audit events exist.
@@ -169,6 +197,13 @@ public static class DataFolder
     /// <summary>No file contains any needle (UTF-8), and no 32-byte window of any file is the key behind <paramref name="commitment"/>.</summary>
     public static void AssertHoldsNone(string directory, IEnumerable<string> needles, string subjectId, string commitment)
     {
+        var found = Find(directory, needles, subjectId, commitment);
+        Assert.True(found.Count == 0, string.Join("; ", found));
+    }
+
+    /// <summary>Where the needles and the key behind <paramref name="commitment"/> were found.</summary>
+    public static List<string> Find(string directory, IEnumerable<string> needles, string subjectId, string commitment)
+    {
         var files = ReadAll(directory);
         Assert.Contains(files, f => f.Name == "consent.db");
         var found = (from file in files
@@ -189,7 +224,7 @@ public static class DataFolder
                 if (mac.SequenceEqual(target)) found.Add($"the subject's key in {name} at offset {at}: the shredding is undone");
             }
         }
-        Assert.True(found.Count == 0, string.Join("; ", found));
+        return found;
     }
 
     private static byte[] ReadShared(string path)
