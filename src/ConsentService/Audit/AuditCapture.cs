@@ -2,6 +2,7 @@ using System.Globalization;
 using ConsentService.Consents;
 using ConsentService.Infrastructure;
 using ConsentService.Storage;
+using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Net.Http.Headers;
 
 namespace ConsentService.Audit;
@@ -48,22 +49,61 @@ public static class AuditCapture
     });
 }
 
-/// <summary>Route-derived parts of an event, known before the request runs.</summary>
-internal sealed record AuditDraft(string Action, IReadOnlyDictionary<string, string> Target, string Method, string Path)
+/// <summary>
+/// Route-derived parts of an event, known before the request runs. A subject id in the route is left
+/// out of the target and replaced in the path (<see cref="AuditSubject"/>): the event names the subject
+/// by the pseudonym the endpoint reports, never by its id. Query strings are never recorded.
+/// </summary>
+internal sealed record AuditDraft(string Action, IReadOnlyDictionary<string, string> Target, bool NamesSubject, string Method, string Path)
 {
     public static AuditDraft From(HttpContext context, Endpoint endpoint)
     {
         var action = endpoint.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName
             ?? endpoint.DisplayName ?? "unnamed";
         var target = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        string? subject = null;
         foreach (var (name, value) in context.Request.RouteValues)
         {
-            if (name != "siteId" && Convert.ToString(value, CultureInfo.InvariantCulture) is { } text)
+            if (name == "siteId" || Convert.ToString(value, CultureInfo.InvariantCulture) is not { } text) continue;
+            if (name == AuditSubject.RouteValue) subject = text;
+            else target[name] = text;
+        }
+        var path = context.Request.Path;
+        return new AuditDraft(action, target, subject is not null, context.Request.Method,
+            subject is null ? path.ToString() : WithoutSubject(path, subject, (endpoint as RouteEndpoint)?.RoutePattern));
+    }
+
+    /// <summary>The path with the segment the route binds to the subject id replaced; any other copy of the id too.</summary>
+    private static string WithoutSubject(PathString path, string subject, RoutePattern? pattern)
+    {
+        var parts = (path.Value ?? "").Split('/');
+        var replaced = false;
+        for (var i = 0; pattern is not null && i < pattern.PathSegments.Count && i + 1 < parts.Length; i++)
+        {
+            if (pattern.PathSegments[i].Parts is [RoutePatternParameterPart { Name: AuditSubject.RouteValue }] && parts[i + 1] == subject)
             {
-                target[name] = text;
+                parts[i + 1] = AuditSubject.PathPlaceholder;
+                replaced = true;
             }
         }
-        return new AuditDraft(action, target, context.Request.Method, context.Request.Path.ToString());
+        var text = new PathString(string.Join('/', parts)).ToString();
+        if (replaced) return text;
+        // A path the pattern did not line up with (encoded slashes…): the id does not survive in any spelling.
+        foreach (var spelling in new[] { subject, Uri.EscapeDataString(subject), new PathString("/" + subject).ToString()[1..] })
+        {
+            if (spelling.Length > 0) text = text.Replace(spelling, AuditSubject.PathPlaceholder, StringComparison.Ordinal);
+        }
+        return text;
+    }
+
+    /// <summary>The target as recorded: the pseudonym the endpoint reported joins it when the route names a subject.</summary>
+    public IReadOnlyDictionary<string, string> TargetOf(HttpContext context)
+    {
+        if (!NamesSubject) return Target;
+        return new SortedDictionary<string, string>(Target.ToDictionary(), StringComparer.Ordinal)
+        {
+            [AuditSubject.TargetKey] = context.Features.Get<AuditSubject>()?.Commitment ?? AuditSubject.Unknown,
+        };
     }
 }
 
@@ -103,7 +143,7 @@ public sealed partial class AuditRecorder(IAuditStore store, TimeProvider time, 
             key.KeyId,
             key.Role,
             draft.Action,
-            draft.Target,
+            draft.TargetOf(context),
             context.TraceIdentifier,
             outcome,
             SourceMinimizer.IpPrefix(context.Connection.RemoteIpAddress),
@@ -118,7 +158,7 @@ public sealed partial class AuditRecorder(IAuditStore store, TimeProvider time, 
         catch (Exception e)
         {
             // The request itself succeeded or failed on its own; a broken audit store must not change its answer.
-            LogAppendFailed(e, auditEvent.Action, auditEvent.SiteId, auditEvent.RequestId);
+            LogAppendFailed(e, draft.Action, auditEvent.SiteId, auditEvent.RequestId);
             _appendFailure = e.Message;
         }
     }

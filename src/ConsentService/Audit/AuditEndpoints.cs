@@ -11,10 +11,11 @@ using Microsoft.OpenApi;
 namespace ConsentService.Audit;
 
 /// <summary>
-/// Reading the audit log (admin only). There is deliberately no way to write, change or delete an
-/// event through the API: other methods on these paths answer 405.
+/// Reading the audit log (admin only), and deleting one request's events by its request id, which leaves
+/// tombstones. There is deliberately no way to write or change an event through the API: other methods
+/// on these paths answer 405.
 /// </summary>
-public static class AuditEndpoints
+public static partial class AuditEndpoints
 {
     public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder routes)
     {
@@ -30,8 +31,28 @@ public static class AuditEndpoints
             .WithSummary("Every audit event matching the filters, newest first, as NDJSON (one JSON object per line)")
             .AddOpenApiOperationTransformer(DescribeParameters);
 
+        audit.MapDelete("/logs/{requestId}", Delete)
+            .WithName("DeleteAuditEvent")
+            .WithSummary("Deletes the events of one request: each becomes a tombstone (id, time, request id and who deleted it when are kept)");
+
         return routes;
     }
+
+    private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> Delete(
+        string siteId, string requestId, HttpContext http, IAuditStore store, TimeProvider time, CancellationToken ct)
+    {
+        if (!RequestIdText().IsMatch(requestId))
+        {
+            return Problems.Validation("requestId", "A request id as problem responses and audit events quote it: letters, digits, ':', '.', '_' and '-', at most 200.");
+        }
+        var key = http.Features.Get<AuthenticatedKey>()!;
+        return await store.TombstoneAsync(siteId, requestId, new AuditDeletion(time.Now(), key.KeyId, key.Role), ct)
+            ? TypedResults.NoContent()
+            : Problems.NotFound($"The site's audit log has no event of request '{requestId}'.");
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9:._-]{1,200}\\z")]
+    private static partial Regex RequestIdText();
 
     private static async Task<Results<Ok<AuditLogPage>, ValidationProblem>> List(
         string siteId, [AsParameters] AuditLogQuery query, IAuditStore store, CancellationToken ct)

@@ -6,8 +6,10 @@ using Microsoft.AspNetCore.Mvc;
 namespace ConsentService.Audit;
 
 /// <summary>
-/// One secret-key request, as the audit log keeps it. Never updated: the stores only append and,
-/// past the site's retention, delete.
+/// One secret-key request, as the audit log keeps it. Never updated but in one way: an admin may delete
+/// an event by its request id, which turns it into a tombstone (<see cref="Deleted"/> set, every field
+/// describing the request null; id, site, time and request id kept). Past the site's retention the stores
+/// delete events whole.
 /// </summary>
 /// <param name="Id">UUIDv7 (time-ordered).</param>
 /// <param name="SiteId">The site whose log holds the event: the key's own site, or the site the operator acted on.</param>
@@ -19,19 +21,30 @@ namespace ConsentService.Audit;
 /// <param name="RequestId">The id every problem response quotes as <c>requestId</c>.</param>
 /// <param name="Outcome">The HTTP status answered.</param>
 /// <param name="ClientIp">The caller's network, truncated to /24 (IPv4) or /48 (IPv6) like consent sources.</param>
+/// <param name="Deleted">Set on a tombstone: when and by whom the event was deleted; null otherwise.</param>
 public sealed record AuditEvent(
     string Id,
     string SiteId,
     DateTimeOffset At,
     string? KeyId,
-    string Role,
-    string Action,
-    IReadOnlyDictionary<string, string> Target,
+    string? Role,
+    string? Action,
+    IReadOnlyDictionary<string, string>? Target,
     string RequestId,
-    int Outcome,
+    int? Outcome,
     string? ClientIp,
-    string Method,
-    string Path);
+    string? Method,
+    string? Path,
+    AuditDeletion? Deleted = null)
+{
+    /// <summary>What is left of this event once deleted: its id, site, time and request id, and the deletion.</summary>
+    public AuditEvent Tombstone(AuditDeletion deletion) =>
+        new(Id, SiteId, At, null, null, null, null, RequestId, null, null, null, null, deletion);
+}
+
+/// <summary>The deletion of an event by request (<c>DELETE …/audit/logs/{requestId}</c>): when, by which key and role.</summary>
+/// <param name="KeyId">The deleting key's id; null for the operator key.</param>
+public sealed record AuditDeletion(DateTimeOffset At, string? KeyId, string Role);
 
 public static class AuditRoles
 {

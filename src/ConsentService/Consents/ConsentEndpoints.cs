@@ -271,13 +271,14 @@ public static partial class ConsentEndpoints
     }
 
     private static async Task<Results<Ok<SubjectHistory>, ValidationProblem, ProblemHttpResult>> History(
-        string siteId, string subjectId, ConsentLedger ledger, CancellationToken ct)
+        string siteId, string subjectId, HttpContext http, ConsentLedger ledger, CancellationToken ct)
     {
         if (!SubjectIds.IsValid(subjectId))
         {
             return Problems.Validation("subjectId", SubjectIds.Rule);
         }
         var records = await ledger.HistoryAsync(siteId, subjectId, ct);
+        if (records.Count > 0) http.ReportAuditSubject(records[0].SubjectCommitment);
         return records.Count == 0
             ? Problems.NotFound($"No consent is recorded for subject '{subjectId}'.")
             : TypedResults.Ok(new SubjectHistory(subjectId, records.Select(ConsentRecordView.From).ToList()));

@@ -20,7 +20,7 @@ public sealed record ConsentDecision(
     byte[]? WriteSecretHash = null);
 
 /// <summary>Appends decisions to the ledger and answers consent checks through the read cache.</summary>
-public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimeProvider time)
+public sealed class ConsentLedger(IConsentStore store, IReadCache cache, SubjectCacheKeys cacheKeys, TimeProvider time)
 {
     /// <exception cref="SubjectSecretMismatchException">An anonymous write without the subject's secret: nothing was written.</exception>
     public async Task<AppendResult> RecordAsync(string siteId, ConsentDecision decision, CancellationToken ct)
@@ -51,7 +51,7 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
         if (result.Created)
         {
             // Before answering: the very next check must see this decision (a withdrawal above all).
-            await cache.SetAsync(CacheSlot(siteId, decision.SubjectId), result.Record, CancellationToken.None);
+            await cache.SetAsync(await CacheSlotAsync(siteId, decision.SubjectId, ct), result.Record, CancellationToken.None);
         }
         return result;
     }
@@ -59,27 +59,32 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, TimePro
     /// <summary>
     /// A subject's current record (or "none"); a later ledger position wins. Positions, unlike
     /// sequences, keep growing across an erasure, so a record made after one replaces its "none".
+    /// The key is derived from the id (<see cref="SubjectCacheKeys"/>), never contains it.
     /// </summary>
-    public static CacheSlot<ConsentRecord> CacheSlot(string siteId, string subjectId) =>
-        new($"consent:{siteId}:{subjectId}", record => record?.Position ?? 0);
+    private async Task<CacheSlot<ConsentRecord>> CacheSlotAsync(string siteId, string subjectId, CancellationToken ct) =>
+        new(await cacheKeys.KeyAsync(siteId, subjectId, ct), record => record?.Position ?? 0);
 
-    public Task<ConsentRecord?> CurrentAsync(string siteId, string subjectId, CancellationToken ct) =>
-        cache.GetOrLoadAsync(CacheSlot(siteId, subjectId), c => store.GetCurrentConsentAsync(siteId, subjectId, c), ct);
+    public async Task<ConsentRecord?> CurrentAsync(string siteId, string subjectId, CancellationToken ct) =>
+        await cache.GetOrLoadAsync(await CacheSlotAsync(siteId, subjectId, ct), c => store.GetCurrentConsentAsync(siteId, subjectId, c), ct);
 
     public Task<IReadOnlyList<ConsentRecord>> HistoryAsync(string siteId, string subjectId, CancellationToken ct) =>
         store.GetHistoryAsync(siteId, subjectId, ct);
 
-    /// <summary>Crypto-shreds the subject (DESIGN §5); false when it has no records.</summary>
-    public async Task<bool> EraseAsync(string siteId, string subjectId, CancellationToken ct)
+    /// <summary>
+    /// Crypto-shreds the subject (DESIGN §5). Returns its commitment, read before its key is destroyed (the
+    /// pseudonym the audit log names it by), or null when it has no records.
+    /// </summary>
+    public async Task<string?> EraseAsync(string siteId, string subjectId, CancellationToken ct)
     {
-        if (await store.EraseSubjectAsync(siteId, subjectId, ct) is not { } lastPosition)
+        var commitment = (await store.GetCurrentConsentAsync(siteId, subjectId, ct))?.SubjectCommitment;
+        if (commitment is null || await store.EraseSubjectAsync(siteId, subjectId, ct) is not { } lastPosition)
         {
-            return false;
+            return null;
         }
         // "No consent" as of the erased record's position, before answering: a read that loaded the
         // record just before cannot put it back, and a record made later still replaces it.
-        await cache.SetAsync(CacheSlot(siteId, subjectId), null, CancellationToken.None, version: lastPosition);
-        return true;
+        await cache.SetAsync(await CacheSlotAsync(siteId, subjectId, CancellationToken.None), null, CancellationToken.None, version: lastPosition);
+        return commitment;
     }
 
     /// <summary>

@@ -32,6 +32,7 @@ public static class ApiSetup
         services.AddSingleton<KeyAuthenticator>();
         services.AddSingleton<PolicyCatalog>();
         services.AddSingleton<ConsentLedger>();
+        services.AddSingleton<SubjectCacheKeys>();
         services.AddConsentOpenApi();
         return builder;
     }

@@ -4,7 +4,8 @@ namespace ConsentService.Storage;
 
 /// <summary>
 /// The audit log, apart from the consent store: its own file or collection, its own retention.
-/// Append-only: nothing here changes an event; <see cref="DeleteOlderThanAsync"/> is retention.
+/// Append-only: nothing here changes an event but <see cref="TombstoneAsync"/>, which only empties one;
+/// <see cref="DeleteOlderThanAsync"/> is retention.
 /// Every adapter passes <c>AuditStoreContract</c>.
 /// </summary>
 public interface IAuditStore
@@ -25,6 +26,13 @@ public interface IAuditStore
 
     /// <summary>Every matching event, newest first, read in batches so memory stays flat however many there are.</summary>
     IAsyncEnumerable<AuditEvent> ExportAsync(string siteId, AuditFilter filter, CancellationToken ct);
+
+    /// <summary>
+    /// Turns the site's events with <paramref name="requestId"/> into tombstones (<see cref="AuditEvent.Tombstone"/>):
+    /// their content is gone from the store, including its files' free space. An event that is a tombstone
+    /// already keeps its first deletion. False when the site has no event with that request id.
+    /// </summary>
+    Task<bool> TombstoneAsync(string siteId, string requestId, AuditDeletion deletion, CancellationToken ct);
 
     /// <summary>Deletes the site's events from before <paramref name="cutoff"/>; returns how many.</summary>
     Task<long> DeleteOlderThanAsync(string siteId, DateTimeOffset cutoff, CancellationToken ct);

@@ -160,4 +160,11 @@ public interface IConsentStore
 
     /// <summary>Records from when the key's signatures are not to be trusted; false when the deployment has no such key.</summary>
     Task<bool> MarkSigningKeyCompromisedAsync(string kid, DateTimeOffset from, CancellationToken ct);
+
+    /// <summary>
+    /// The deployment-wide secret named <paramref name="name"/>: the one stored first, or
+    /// <paramref name="candidate"/>, stored now, when there is none. Every instance sharing the store gets
+    /// the same bytes, however many race to create it.
+    /// </summary>
+    Task<byte[]> GetOrAddSecretAsync(string name, byte[] candidate, CancellationToken ct);
 }

@@ -1,3 +1,4 @@
+using ConsentService.Audit;
 using ConsentService.Consents;
 using ConsentService.Infrastructure;
 using ConsentService.Policies;
@@ -43,6 +44,7 @@ public static class SubjectEndpoints
         {
             return Problems.NotFound($"Nothing is held on subject '{subjectId}'.");
         }
+        http.ReportAuditSubject(records[0].SubjectCommitment);
         var site = (await sites.GetAsync(siteId, ct))!;
         var versions = await policies.ListAsync(siteId, ct);
         var exported = records.Select(r => Describe(r, site, versions.First(p => p.Version == r.PolicyVersion))).ToList();
@@ -67,14 +69,17 @@ public static class SubjectEndpoints
     }
 
     private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> Erase(
-        string siteId, string subjectId, ConsentLedger ledger, CancellationToken ct)
+        string siteId, string subjectId, HttpContext http, ConsentLedger ledger, CancellationToken ct)
     {
         if (!SubjectIds.IsValid(subjectId))
         {
             return Problems.Validation("subjectId", SubjectIds.Rule);
         }
-        return await ledger.EraseAsync(siteId, subjectId, ct)
-            ? TypedResults.NoContent()
-            : Problems.NotFound($"Nothing is held on subject '{subjectId}'.");
+        if (await ledger.EraseAsync(siteId, subjectId, ct) is not { } commitment)
+        {
+            return Problems.NotFound($"Nothing is held on subject '{subjectId}'.");
+        }
+        http.ReportAuditSubject(commitment);
+        return TypedResults.NoContent();
     }
 }

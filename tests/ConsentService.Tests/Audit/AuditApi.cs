@@ -70,6 +70,18 @@ public static class AuditApi
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
+    /// <summary>The commitment the ledger holds for a subject: the pseudonym its audit events carry.</summary>
+    public static async Task<string> SubjectCommitmentAsync(string databasePath, string siteId, string subjectId)
+    {
+        await using var connection = new SqliteConnection($"Data Source={databasePath};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT DISTINCT subject_commitment FROM consents WHERE site_id = $site AND subject_id = $subject";
+        command.Parameters.AddWithValue("$site", siteId);
+        command.Parameters.AddWithValue("$subject", subjectId);
+        return (string)(await command.ExecuteScalarAsync())!;
+    }
+
     public static string Action(this JsonObject e) => e["action"]!.GetValue<string>();
 
     public static string? KeyId(this JsonObject e) => e["keyId"]?.GetValue<string>();

@@ -75,6 +75,7 @@ public sealed class AuditFailureTests
         public Task<AuditPage> QueryAsync(string siteId, AuditFilter filter, AuditPosition? after, int limit, CancellationToken ct) => throw Down();
         public IAsyncEnumerable<AuditEvent> ExportAsync(string siteId, AuditFilter filter, CancellationToken ct) => throw Down();
         public Task<long> DeleteOlderThanAsync(string siteId, DateTimeOffset cutoff, CancellationToken ct) => throw Down();
+        public Task<bool> TombstoneAsync(string siteId, string requestId, AuditDeletion deletion, CancellationToken ct) => throw Down();
         public Task<IReadOnlyList<string>> ListSiteIdsAsync(CancellationToken ct) => throw Down();
     }
 }

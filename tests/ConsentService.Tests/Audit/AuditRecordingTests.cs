@@ -44,12 +44,13 @@ public sealed class AuditRecordingTests(ConsentApiFactory factory) : IClassFixtu
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{s}/keys/{site.CheckKeyId}")).StatusCode);
 
         var events = await factory.EventsAsync(site.Id, site.AdminKey);
+        var pseudonym = await SubjectCommitmentAsync(factory.DatabasePath, site.Id, subject);
 
         Assert.Equal(
         [
             new Seen("RevokeApiKey", "admin", site.AdminKeyId, 204, $"keyId={site.CheckKeyId}", "DELETE", $"{s}/keys/{site.CheckKeyId}"),
             new Seen("GetSite", "operator", null, 200, "", "GET", s),
-            new Seen("GetSubjectHistory", "legal", site.LegalKeyId, 200, $"subjectId={subject}", "GET", $"{s}/subjects/{subject}/history"),
+            new Seen("GetSubjectHistory", "legal", site.LegalKeyId, 200, $"subject={pseudonym}", "GET", $"{s}/subjects/~subject/history"),
             new Seen("RecordConsent", "admin", site.AdminKeyId, 201, "", "POST", $"{s}/consents"),
             new Seen("PublishPolicy", "admin", site.AdminKeyId, 201, "", "POST", $"{s}/policies"),
             new Seen("ListApiKeys", "admin", site.AdminKeyId, 200, "", "GET", $"{s}/keys"),
@@ -95,7 +96,7 @@ public sealed class AuditRecordingTests(ConsentApiFactory factory) : IClassFixtu
         var problem = await AssertProblemAsync(await check.GetAsync($"/v1/sites/{site.Id}/subjects/{subject}/history"), HttpStatusCode.Forbidden, "forbidden");
 
         var refused = (await factory.EventsAsync(site.Id, site.AdminKey))[0];
-        Assert.Equal(new Seen("GetSubjectHistory", "check", site.CheckKeyId, 403, $"subjectId={subject}", "GET", $"/v1/sites/{site.Id}/subjects/{subject}/history"),
+        Assert.Equal(new Seen("GetSubjectHistory", "check", site.CheckKeyId, 403, "subject=unknown", "GET", $"/v1/sites/{site.Id}/subjects/~subject/history"),
             Describe(refused));
         Assert.Equal(ProblemRequestId(problem), refused.RequestId());
     }
@@ -232,7 +233,7 @@ public sealed class AuditRecordingTests(ConsentApiFactory factory) : IClassFixtu
         var created = (await factory.EventsAsync(site.Id, site.AdminKey, "action=CreateSite")).Single();
 
         Assert.Equal(
-            ["id", "siteId", "at", "keyId", "role", "action", "target", "requestId", "outcome", "clientIp", "method", "path"],
+            ["id", "siteId", "at", "keyId", "role", "action", "target", "requestId", "outcome", "clientIp", "method", "path", "deleted"],
             created.Select(p => p.Key));
         Assert.Null(created["keyId"]);
         Assert.Equal("operator", created["role"]!.GetValue<string>());

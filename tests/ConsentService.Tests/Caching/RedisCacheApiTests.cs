@@ -1,9 +1,13 @@
+using System.Buffers.Text;
 using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using ConsentService.Infrastructure;
 using ConsentService.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
 using StackExchange.Redis;
 using static ConsentService.Tests.Infrastructure.Api;
 
@@ -34,6 +38,56 @@ public sealed class RedisCacheApiTests
         return await ReadJsonAsync(await client.GetAsync("/health/ready"));
     }
 
+    /// <summary>
+    /// The name the service gives a subject's entry: HMAC-SHA256 under the deployment's secret, which the
+    /// test reads from the store as a second instance would.
+    /// </summary>
+    private static async Task<string> CacheKeyAsync(ConsentApiFactory app, string siteId, string subject)
+    {
+        await using var connection = new SqliteConnection($"Data Source={app.DatabasePath};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT value FROM deployment_secrets WHERE name = 'subject-cache-keys'";
+        var secret = (byte[])(await command.ExecuteScalarAsync())!;
+        return $"consent:{siteId}:{Base64Url.EncodeToString(HMACSHA256.HashData(secret, Encoding.UTF8.GetBytes($"{siteId}\n{subject}")))}";
+    }
+
+    [SkippableFact]
+    public async Task No_redis_key_names_a_subject_before_or_after_its_erasure_and_cached_answers_still_work()
+    {
+        Skip.If(RedisServer.Shared is null, RedisServer.SkipReason);
+        using var app = App(RedisServer.Shared!);
+        var site = await app.CreateSiteAsync();
+        var (subject, other) = (NewSubjectId(), NewSubjectId());
+        await app.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
+        await app.RecordAsync(site.Id, new { subjectId = other, policyVersion = 1, method = "accept_all" });
+        Assert.True(await AnalyticsGrantedAsync(app, site, subject));
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared!);
+        var server = redis.GetServers().Single();
+        async Task<List<string>> KeysAsync() => await server.KeysAsync(pattern: "*").Select(k => k.ToString()).ToListAsync();
+
+        var key = await CacheKeyAsync(app, site.Id, subject);
+        Assert.Contains(key, await KeysAsync());
+        // A hit is served from that key: change it behind the service's back and the check follows.
+        var cached = JsonNode.Parse((string)(await redis.GetDatabase().HashGetAsync(key, "d"))!)!.AsObject();
+        cached["purposes"]!["analytics"] = false;
+        await redis.GetDatabase().HashSetAsync(key, "d", cached.ToJsonString());
+        Assert.False(await AnalyticsGrantedAsync(app, site, subject));
+
+        using var legal = app.ClientWithKey(site.LegalKey);
+        Assert.Equal(HttpStatusCode.NoContent, (await legal.DeleteAsync($"/v1/sites/{site.Id}/subjects/{subject}")).StatusCode);
+        Assert.False(await AnalyticsGrantedAsync(app, site, subject));
+        Assert.True(await AnalyticsGrantedAsync(app, site, other));
+
+        var keys = await KeysAsync();
+        Assert.DoesNotContain(keys, k => k.Contains(subject, StringComparison.Ordinal) || k.Contains(other, StringComparison.Ordinal));
+        Assert.Equal("null", (string?)await redis.GetDatabase().HashGetAsync(key, "d")); // "no consent" as of the erasure
+        foreach (var name in keys.Where(k => k.StartsWith($"consent:{site.Id}:", StringComparison.Ordinal)))
+        {
+            Assert.DoesNotContain(subject, (string?)await redis.GetDatabase().HashGetAsync(name, "d") ?? "");
+        }
+    }
+
     [SkippableFact]
     public async Task Checks_are_answered_from_redis_once_cached()
     {
@@ -46,7 +100,7 @@ public sealed class RedisCacheApiTests
 
         // Prove the next answer comes from Redis: change the cached record behind the service's back.
         await using var redis = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared!);
-        var key = $"consent:{site.Id}:{subject}";
+        var key = await CacheKeyAsync(app, site.Id, subject);
         var cached = JsonNode.Parse((string)(await redis.GetDatabase().HashGetAsync(key, "d"))!)!.AsObject();
         Assert.Equal(subject, cached["subjectId"]!.GetValue<string>());
         cached["purposes"]!["analytics"] = true;
@@ -153,7 +207,7 @@ public sealed class RedisCacheApiTests
         Assert.False(await AnalyticsGrantedAsync(app, site, subject)); // the withdrawal, not the stale entry
 
         await using var direct = await ConnectionMultiplexer.ConnectAsync(redis.Address);
-        var cached = (string?)await direct.GetDatabase().HashGetAsync($"consent:{site.Id}:{subject}", "d");
+        var cached = (string?)await direct.GetDatabase().HashGetAsync(await CacheKeyAsync(app, site.Id, subject), "d");
         Assert.NotNull(cached); // the cache is in use again
         Assert.Equal("withdraw", JsonNode.Parse(cached)!["method"]!.GetValue<string>());
     }

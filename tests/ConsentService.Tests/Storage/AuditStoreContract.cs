@@ -43,6 +43,29 @@ public abstract class AuditStoreContract : IAsyncLifetime
             target ?? new Dictionary<string, string>(), "req-" + minute, outcome, keyId is null ? null : "203.0.113.0/24", "GET", $"/v1/sites/{siteId}");
     }
 
+    [SkippableFact]
+    public async Task Deleting_by_request_id_leaves_tombstones_that_keep_the_first_deletion_and_only_that_sites()
+    {
+        var events = await AppendAsync(Event("s1", 0), Event("s1", 1, "EraseSubject", target: new Dictionary<string, string> { ["subject"] = "c0ffee" }),
+            Event("s2", 1), Event("s1", 2));
+        var first = new AuditDeletion(T0.AddDays(1), "key_admin", "admin");
+
+        Assert.True(await Store.TombstoneAsync("s1", "req-1", first, default));
+        Assert.True(await Store.TombstoneAsync("s1", "req-1", new AuditDeletion(T0.AddDays(2), null, "operator"), default)); // idempotent
+        Assert.False(await Store.TombstoneAsync("s1", "req-9", first, default));
+        Assert.False(await Store.TombstoneAsync("s3", "req-1", first, default));
+
+        var s1 = (await Store.QueryAsync("s1", new AuditFilter(), null, 10, default)).Items;
+        Assert.Equal([events[3].Id, events[1].Id, events[0].Id], s1.Select(e => e.Id)); // still in its place
+        Assert.Equal(events[1].Tombstone(first), s1[1]);
+        Assert.Null(s1[1].Action);
+        AssertSame(events[3], s1[0]);
+        AssertSame(events[0], s1[2]);
+        AssertSame(events[2], (await Store.QueryAsync("s2", new AuditFilter(), null, 10, default)).Items.Single()); // another site's event of that request id
+        Assert.Equal([events[1].Id], await Store.ExportAsync("s1", new AuditFilter(From: T0.AddMinutes(1), To: T0.AddMinutes(2)), default).Select(e => e.Id).ToListAsync());
+        Assert.Empty((await Store.QueryAsync("s1", new AuditFilter(Action: "EraseSubject"), null, 10, default)).Items);
+    }
+
     private async Task<List<AuditEvent>> AppendAsync(params AuditEvent[] events)
     {
         foreach (var e in events)
@@ -55,7 +78,7 @@ public abstract class AuditStoreContract : IAsyncLifetime
     private static void AssertSame(AuditEvent expected, AuditEvent actual)
     {
         Assert.Equal(expected with { Target = actual.Target }, actual);
-        Assert.Equal(expected.Target.OrderBy(t => t.Key), actual.Target.OrderBy(t => t.Key));
+        Assert.Equal(expected.Target!.OrderBy(t => t.Key), actual.Target!.OrderBy(t => t.Key));
     }
 
     private static List<string> Ids(IEnumerable<AuditEvent> events) => events.Select(e => e.Id).ToList();

@@ -57,6 +57,43 @@ public sealed class SqliteAuditStoreTests : AuditStoreContract
     }
 
     [Fact]
+    public async Task The_trigger_lets_only_the_tombstone_transition_through_and_the_old_content_leaves_the_files()
+    {
+        var at = DateTimeOffset.UnixEpoch;
+        await Store.AppendAsync(new AuditEvent(Guid.CreateVersion7(at).ToString(), "s1", at, "key_a", "admin", "GetSite",
+            new Dictionary<string, string> { ["keyId"] = "tombstone-marker-target" }, "req", 200, "198.51.100.0/24", "GET", "/v1/sites/s1/tombstone-marker-path"), default);
+
+        const string emptied = "key_id = NULL, role = NULL, action = NULL, target = NULL, outcome = NULL, client_ip = NULL, method = NULL, path = NULL";
+        // Half a tombstone, a moved event, a tombstone without who: each refused.
+        foreach (var update in new[]
+        {
+            "UPDATE audit_events SET deleted_at = 1, deleted_by_role = 'admin'",
+            $"UPDATE audit_events SET {emptied}, deleted_at = 1, deleted_by_role = 'admin', at = 5",
+            $"UPDATE audit_events SET {emptied}, deleted_at = 1, deleted_by_role = 'admin', request_id = 'other'",
+            $"UPDATE audit_events SET {emptied}, deleted_at = 1",
+        })
+        {
+            Assert.Contains("append-only", (await Assert.ThrowsAsync<SqliteException>(() => ScalarAsync(update))).Message);
+        }
+        Assert.True(await Store.TombstoneAsync("s1", "req", new AuditDeletion(at.AddDays(1), "key_b", "admin"), default));
+        // A tombstone cannot be changed back, nor its deletion rewritten.
+        Assert.Contains("append-only", (await Assert.ThrowsAsync<SqliteException>(() => ScalarAsync("UPDATE audit_events SET action = 'GetSite', path = '/x', role = 'admin', target = '{}', outcome = 200, method = 'GET'"))).Message);
+        Assert.Contains("append-only", (await Assert.ThrowsAsync<SqliteException>(() => ScalarAsync("UPDATE audit_events SET deleted_by_key_id = 'key_c'"))).Message);
+        Assert.Equal("key_b", await ScalarAsync("SELECT deleted_by_key_id FROM audit_events"));
+
+        foreach (var file in Directory.EnumerateFiles(_directory))
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+            foreach (var needle in new[] { "tombstone-marker", "198.51.100.0" })
+            {
+                Assert.True(bytes.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(needle)) < 0, $"'{needle}' is still in {Path.GetFileName(file)}");
+            }
+        }
+    }
+
+    [Fact]
     public async Task Sequence_numbers_are_never_reused_after_retention_empties_the_log()
     {
         var at = DateTimeOffset.UnixEpoch;

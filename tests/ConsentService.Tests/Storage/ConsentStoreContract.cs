@@ -394,6 +394,18 @@ public abstract class ConsentStoreContract : IAsyncLifetime
         Assert.Equal(["s1", "s2"], await Store.ListSiteIdsAsync(default));
     }
 
+    [SkippableFact]
+    public async Task A_deployment_secret_is_the_first_one_stored_however_many_instances_race_to_add_one()
+    {
+        var candidates = Enumerable.Range(0, 8).Select(_ => System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToList();
+        var answers = await Task.WhenAll(candidates.Select(c => Store.GetOrAddSecretAsync("cache", c, default)));
+        Assert.All(answers, a => Assert.Equal(answers[0], a));
+        Assert.Contains(candidates, c => c.AsSpan().SequenceEqual(answers[0]));
+        Assert.Equal(answers[0], await Store.GetOrAddSecretAsync("cache", new byte[32], default));
+        var other = await Store.GetOrAddSecretAsync("other", candidates[7], default);
+        Assert.Equal(candidates[7], other);
+    }
+
     private async Task<ConsentRecord> AppendAsync(string siteId, string subjectId, ConsentMethod method, Action<ChainHead>? observe = null, string? idempotencyKey = null)
     {
         var result = await Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, null, head =>

@@ -64,6 +64,25 @@ public sealed class MongoAuditSchemaTests
     }
 
     [Fact]
+    public void A_tombstone_unsets_every_describing_field_of_live_events_only_and_round_trips()
+    {
+        var (filter, update) = MongoAuditSchema.Tombstone("s", "0HN:1", new AuditDeletion(T0, "key_1", "admin"));
+        Assert.Equal("""{ "siteId" : "s", "requestId" : "0HN:1", "deleted" : { "$exists" : false } }""", filter.Render(Args).ToJson());
+        Assert.Equal(
+            $$"""{ "$unset" : { "keyId" : 1, "role" : 1, "action" : 1, "target" : 1, "outcome" : 1, "clientIp" : 1, "method" : 1, "path" : 1 }, "$set" : { "deleted" : { "at" : {{T0Json}}, "keyId" : "key_1", "role" : "admin" } } }""",
+            update.Render(new RenderArgs<BsonDocument>(BsonDocumentSerializer.Instance, BsonSerializer.SerializerRegistry)).AsBsonDocument.ToJson());
+        Assert.Equal("""{ "siteId" : "s", "requestId" : "0HN:1" }""", MongoAuditSchema.ByRequestId("s", "0HN:1").Filter.Render(Args).ToJson());
+        var index = MongoSchema.Indexes[MongoSchema.AuditEvents].Single(i => i.Options.Name == "ix_site_requestId");
+        Assert.Equal("""{ "siteId" : 1, "requestId" : 1 }""", index.Keys.Render(Args).ToJson());
+
+        var e = new AuditEvent(Id, "s", T0, "key_1", "admin", "GetSite", new Dictionary<string, string>(), "0HN:1", 200, null, "GET", "/v1/sites/s");
+        var tombstone = e.Tombstone(new AuditDeletion(T0.AddDays(1), null, "operator"));
+        var document = ThroughBytes(MongoAuditSchema.ToBson(tombstone));
+        Assert.Equal(["_id", "siteId", "at", "requestId", "deleted"], document.Names);
+        Assert.Equal(tombstone, MongoAuditSchema.ToAuditEvent(document));
+    }
+
+    [Fact]
     public void Retention_deletes_by_site_and_time()
     {
         var query = MongoAuditSchema.Expired("s", T0);

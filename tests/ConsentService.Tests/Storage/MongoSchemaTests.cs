@@ -86,6 +86,32 @@ public sealed class MongoSchemaTests
         Assert.Equal(record.Hash, ConsentChain.Hash(read));
     }
 
+    /// <summary>
+    /// Crypto-shredding on MongoDB: the subject's key lives only in its <c>currentConsents</c> document, which
+    /// erasure deletes. No other stored type carries it, so no document of another collection (nor the
+    /// oplog entry that wrote one) keeps a copy: a record, its copy inside the head, an audit event.
+    /// </summary>
+    [Fact]
+    public void No_document_but_the_subject_head_carries_the_subjects_key()
+    {
+        var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        var source = new ConsentSource("https://shop.example/", "de", "gdpr", "Firefox 140 (Linux)", "203.0.113.0/24");
+        var record = new ConsentRecord("r1", "site_1", "sub_abc", ConsentChain.Commit(key, "sub_abc"), 1, 1, 1, "ph",
+            new Dictionary<string, bool> { ["analytics"] = true }, ConsentMethod.Custom, source, ConsentChain.CommitSource(key, source), T0,
+            "idem", "rh", null, "h");
+        var audit = new ConsentService.Audit.AuditEvent("019ab5c3-1f4b-7d2e-8c1a-0123456789ab", "site_1", T0, "key_1", "legal", "EraseSubject",
+            new Dictionary<string, string> { ["subject"] = record.SubjectCommitment }, "0HN:1", 204, null, "DELETE", "/v1/sites/site_1/subjects/~subject");
+
+        foreach (var document in new[] { MongoDocuments.ToBson(record), MongoAuditSchema.ToBson(audit) })
+        {
+            var bytes = ThroughBytes(document).ToBson();
+            Assert.True(bytes.AsSpan().IndexOf(key) < 0, "A stored document other than the subject head holds the key");
+            Assert.DoesNotContain("subjectKey", document.ToJson());
+        }
+        // The audit event names the subject by its commitment only.
+        Assert.DoesNotContain("sub_abc", MongoAuditSchema.ToBson(audit).ToJson());
+    }
+
     [Fact]
     public void A_chain_head_reads_its_key_sequence_and_hash_and_takes_the_next_position()
     {
@@ -144,6 +170,7 @@ public sealed class MongoSchemaTests
         { nameof(MongoSchema.Chains), """{ "siteId" : "s" }""", """{ "subjectCommitment" : 1, "sequence" : 1 }""" },
         { nameof(MongoSchema.Ledger), """{ "_id" : "s" }""", null },
         { nameof(MongoSchema.IdleSubjects), """{ "siteId" : "s", "record.recordedAt" : { "$lt" : { "$date" : "2026-11-25T09:30:15.123Z" } } }""", null },
+        { nameof(MongoSchema.DeploymentSecret), """{ "_id" : "n" }""", null },
         { nameof(MongoSchema.CheckpointsOfSite), """{ "siteId" : "s" }""", """{ "treeSize" : 1 }""" },
         { nameof(MongoSchema.AllSigningKeys), "{ }", """{ "activatedAt" : 1, "_id" : 1 }""" },
         { nameof(MongoSchema.ActiveSigningKey), """{ "active" : true }""", null },
@@ -270,6 +297,7 @@ public sealed class MongoSchemaTests
             "keyHash" => "h",
             "idempotencyKey" => "i",
             "subjectCommitment" => "c",
+            "name" => "n",
             _ => throw new InvalidOperationException($"No sample for parameter {p.Name}"),
         }).ToArray();
         return (MongoQuery)method.Invoke(null, args)!;

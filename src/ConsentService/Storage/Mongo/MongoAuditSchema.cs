@@ -37,6 +37,26 @@ public static class MongoAuditSchema
         return new MongoQuery(Collection, query, NewestFirst);
     }
 
+    /// <summary>The site's events of one request: what a deletion by request id turns into tombstones.</summary>
+    public static MongoQuery ByRequestId(string siteId, string requestId) =>
+        new(Collection, F.Eq("siteId", siteId) & F.Eq("requestId", requestId));
+
+    /// <summary>
+    /// Empties the describing fields and records the deletion; applied only to events that are not
+    /// tombstones yet (the filter), so the first deletion is kept.
+    /// </summary>
+    public static (FilterDefinition<BsonDocument> Filter, UpdateDefinition<BsonDocument> Update) Tombstone(
+        string siteId, string requestId, AuditDeletion deletion)
+    {
+        var deleted = new BsonDocument { ["at"] = Date(deletion.At) };
+        if (deletion.KeyId is not null) deleted["keyId"] = deletion.KeyId;
+        deleted["role"] = deletion.Role;
+        var update = Builders<BsonDocument>.Update
+            .Unset("keyId").Unset("role").Unset("action").Unset("target").Unset("outcome").Unset("clientIp").Unset("method").Unset("path")
+            .Set("deleted", deleted);
+        return (ByRequestId(siteId, requestId).Filter & F.Exists("deleted", false), update);
+    }
+
     /// <summary>What retention deletes.</summary>
     public static MongoQuery Expired(string siteId, DateTimeOffset cutoff) =>
         new(Collection, F.Eq("siteId", siteId) & F.Lt("at", Date(cutoff)));
@@ -51,14 +71,20 @@ public static class MongoAuditSchema
             ["at"] = Date(e.At),
         };
         if (e.KeyId is not null) document["keyId"] = e.KeyId;
-        document["role"] = e.Role;
-        document["action"] = e.Action;
-        document["target"] = new BsonDocument(e.Target.Select(t => new BsonElement(t.Key, t.Value)));
+        if (e.Role is not null) document["role"] = e.Role;
+        if (e.Action is not null) document["action"] = e.Action;
+        if (e.Target is not null) document["target"] = new BsonDocument(e.Target.Select(t => new BsonElement(t.Key, t.Value)));
         document["requestId"] = e.RequestId;
-        document["outcome"] = e.Outcome;
+        if (e.Outcome is not null) document["outcome"] = e.Outcome.Value;
         if (e.ClientIp is not null) document["clientIp"] = e.ClientIp;
-        document["method"] = e.Method;
-        document["path"] = e.Path;
+        if (e.Method is not null) document["method"] = e.Method;
+        if (e.Path is not null) document["path"] = e.Path;
+        if (e.Deleted is { } deletion)
+        {
+            document["deleted"] = new BsonDocument { ["at"] = Date(deletion.At) };
+            if (deletion.KeyId is not null) document["deleted"]["keyId"] = deletion.KeyId;
+            document["deleted"]["role"] = deletion.Role;
+        }
         return document;
     }
 
@@ -66,15 +92,20 @@ public static class MongoAuditSchema
         d["_id"].AsString,
         d["siteId"].AsString,
         new DateTimeOffset(d["at"].ToUniversalTime(), TimeSpan.Zero),
-        d.TryGetValue("keyId", out var keyId) ? keyId.AsString : null,
-        d["role"].AsString,
-        d["action"].AsString,
-        d["target"].AsBsonDocument.ToDictionary(t => t.Name, t => t.Value.AsString),
+        Text(d, "keyId"),
+        Text(d, "role"),
+        Text(d, "action"),
+        d.TryGetValue("target", out var target) ? target.AsBsonDocument.ToDictionary(t => t.Name, t => t.Value.AsString) : null,
         d["requestId"].AsString,
-        d["outcome"].AsInt32,
-        d.TryGetValue("clientIp", out var clientIp) ? clientIp.AsString : null,
-        d["method"].AsString,
-        d["path"].AsString);
+        d.TryGetValue("outcome", out var outcome) ? outcome.AsInt32 : null,
+        Text(d, "clientIp"),
+        Text(d, "method"),
+        Text(d, "path"),
+        d.TryGetValue("deleted", out var deleted)
+            ? new AuditDeletion(new DateTimeOffset(deleted["at"].ToUniversalTime(), TimeSpan.Zero), Text(deleted.AsBsonDocument, "keyId"), deleted["role"].AsString)
+            : null);
+
+    private static string? Text(BsonDocument d, string name) => d.TryGetValue(name, out var value) ? value.AsString : null;
 
     private static BsonDateTime Date(DateTimeOffset at) => new(at.UtcDateTime);
 }

@@ -8,7 +8,7 @@ namespace ConsentService.Storage.Mongo;
 
 /// <summary>
 /// The audit log on MongoDB: collection <c>auditEvents</c>, written with the database's <c>w: majority</c>.
-/// Inserts only; events are never replaced or updated, retention deletes whole events.
+/// Inserts; the one update turns an event into a tombstone (deletion by request id); retention deletes whole events.
 /// </summary>
 public sealed class MongoAuditStore(IMongoDatabase database, int exportBatchSize = 500) : IAuditStore
 {
@@ -48,6 +48,17 @@ public sealed class MongoAuditStore(IMongoDatabase database, int exportBatchSize
                 yield return Q.ToAuditEvent(document);
             }
         }
+    }
+
+    /// <summary>
+    /// An update that unsets the content: WiredTiger rewrites the document, and the old version's space is
+    /// reused by later writes (see the README on what MongoDB keeps after a delete).
+    /// </summary>
+    public async Task<bool> TombstoneAsync(string siteId, string requestId, AuditDeletion deletion, CancellationToken ct)
+    {
+        var (filter, update) = Q.Tombstone(siteId, requestId, deletion);
+        await Events.UpdateManyAsync(filter, update, cancellationToken: ct);
+        return await Events.Find(Q.ByRequestId(siteId, requestId).Filter).Limit(1).AnyAsync(ct);
     }
 
     public async Task<long> DeleteOlderThanAsync(string siteId, DateTimeOffset cutoff, CancellationToken ct)

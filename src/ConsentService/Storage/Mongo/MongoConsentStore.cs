@@ -304,6 +304,22 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
         _ => false,
     };
 
+    public async Task<byte[]> GetOrAddSecretAsync(string name, byte[] candidate, CancellationToken ct)
+    {
+        var secret = Q.DeploymentSecret(name);
+        try
+        {
+            // $setOnInsert: the first instance's candidate is kept; later ones change nothing.
+            await Collection(secret.Collection).UpdateOneAsync(secret.Filter,
+                Builders<BsonDocument>.Update.SetOnInsert("value", new BsonBinaryData(candidate)), new UpdateOptions { IsUpsert = true }, ct);
+        }
+        catch (MongoWriteException e) when (IsDuplicateKey(e))
+        {
+            // Two instances upserted at once; the other one's insert won, read it below.
+        }
+        return (await FirstAsync(secret, ct))!["value"].AsByteArray;
+    }
+
     // ---- plumbing ----------------------------------------------------------------------------
 
     private const int DuplicateKeyCode = 11000;

@@ -25,6 +25,8 @@ public static class MongoSchema
     public const string Checkpoints = "checkpoints";
     /// <summary>The deployment's public signing keys, <c>_id</c> = kid; <c>active: true</c> only on the one that signs now.</summary>
     public const string SigningKeys = "signingKeys";
+    /// <summary>Deployment-wide secrets by name (<c>_id</c>), e.g. the one cache keys are derived with.</summary>
+    public const string DeploymentSecrets = "deploymentSecrets";
 
     private static readonly FilterDefinitionBuilder<BsonDocument> F = Builders<BsonDocument>.Filter;
     private static readonly SortDefinitionBuilder<BsonDocument> S = Builders<BsonDocument>.Sort;
@@ -63,6 +65,7 @@ public static class MongoSchema
                 Index(K.Ascending("siteId").Ascending("record.recordedAt"), "ix_site_last_recorded"),
             ],
             [Ledgers] = [],
+            [DeploymentSecrets] = [],
             [Checkpoints] = [Index(K.Ascending("siteId").Ascending("treeSize"), "ux_site_treeSize", unique: true)],
             [SigningKeys] =
             [
@@ -70,7 +73,11 @@ public static class MongoSchema
                 Index(K.Ascending("active"), "ux_active", unique: true, partial: F.Eq("active", true)),
                 Index(K.Ascending("activatedAt").Ascending("_id"), "ix_activatedAt"),
             ],
-            [AuditEvents] = [Index(K.Ascending("siteId").Ascending("at").Ascending("_id"), "ix_site_at")],
+            [AuditEvents] =
+            [
+                Index(K.Ascending("siteId").Ascending("at").Ascending("_id"), "ix_site_at"),
+                Index(K.Ascending("siteId").Ascending("requestId"), "ix_site_requestId"),
+            ],
         };
 
     public static MongoQuery SiteById(string siteId) => new(Sites, F.Eq("_id", siteId));
@@ -131,6 +138,8 @@ public static class MongoSchema
 
     public static MongoQuery IdleSubjects(string siteId, DateTimeOffset cutoff) =>
         new(CurrentConsents, F.Eq("siteId", siteId) & F.Lt("record.recordedAt", cutoff.UtcDateTime));
+
+    public static MongoQuery DeploymentSecret(string name) => new(DeploymentSecrets, F.Eq("_id", name));
 
     public static MongoQuery CheckpointsOfSite(string siteId) => new(Checkpoints, F.Eq("siteId", siteId), S.Ascending("treeSize"));
 

@@ -12,8 +12,8 @@ namespace ConsentService.Storage.Sqlite;
 /// <summary>
 /// The embedded audit log: its own SQLite file (<c>audit.db</c>), so audit writes never queue behind
 /// consent writes, in WAL mode with <c>synchronous=FULL</c>. One writer connection behind a gate, as in
-/// <see cref="SqliteConsentStore"/>. Append-only: there is no UPDATE statement here, and a trigger refuses
-/// one from anywhere else. Events are numbered by an AUTOINCREMENT sequence taken at commit, so the
+/// <see cref="SqliteConsentStore"/>. Append-only: the one UPDATE here turns an event into a tombstone, and a
+/// trigger refuses every other one, from here or from anywhere else (see <see cref="Schema"/>). Events are numbered by an AUTOINCREMENT sequence taken at commit, so the
 /// order pages follow is the order events were written in, and a number is never reused.
 /// </summary>
 /// <param name="exportBatchSize">Rows per read while exporting: bounds memory, and no read stays open while the client is slow.</param>
@@ -41,7 +41,16 @@ public sealed class SqliteAuditStore(string connectionString, int exportBatchSiz
             await writer.OpenAsync(ct);
             // FULL: an acknowledged request's event survives power loss, not only a process crash.
             await ExecuteAsync(writer, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", ct);
-            await ExecuteAsync(writer, null, Schema, ct);
+            // A tombstone's old content is zeroed in its page, not left in free space.
+            await ExecuteAsync(writer, null, SecureDelete, ct);
+            var version = await ScalarAsync<long>(writer, null, "PRAGMA user_version", ct);
+            var exists = await ScalarAsync<long>(writer, null, "SELECT count(*) FROM sqlite_master WHERE name = 'audit_events'", ct) > 0;
+            if (exists && version != SchemaVersion)
+            {
+                throw new InvalidOperationException(
+                    $"{writer.DataSource} has audit schema version {version}, this build needs {SchemaVersion}: it was made by an earlier development build. Move it away to start afresh.");
+            }
+            await ExecuteAsync(writer, null, Schema + $"PRAGMA user_version = {SchemaVersion};", ct);
             _writer = writer;
         }
         finally
@@ -64,6 +73,7 @@ public sealed class SqliteAuditStore(string connectionString, int exportBatchSiz
         {
             var writer = _writer ?? throw new InvalidOperationException("The audit store is not initialised.");
             var e = auditEvent;
+            ArgumentNullException.ThrowIfNull(e.Target);
             await ExecuteAsync(writer, null,
                 """
                 INSERT INTO audit_events (id, site_id, at, key_id, role, action, target, request_id, outcome, client_ip, method, path)
@@ -100,6 +110,50 @@ public sealed class SqliteAuditStore(string connectionString, int exportBatchSiz
             }
             if (rows.Count < exportBatchSize) yield break;
             after = rows[^1].Sequence;
+        }
+    }
+
+    public async Task<bool> TombstoneAsync(string siteId, string requestId, AuditDeletion deletion, CancellationToken ct)
+    {
+        await _writeGate.WaitAsync(ct);
+        try
+        {
+            var writer = _writer ?? throw new InvalidOperationException("The audit store is not initialised.");
+            await ExecuteAsync(writer, null,
+                """
+                UPDATE audit_events SET key_id = NULL, role = NULL, action = NULL, target = NULL, outcome = NULL, client_ip = NULL,
+                    method = NULL, path = NULL, deleted_at = $at, deleted_by_key_id = $keyId, deleted_by_role = $role
+                WHERE site_id = $site AND request_id = $requestId AND deleted_at IS NULL
+                """, ct,
+                ("$at", deletion.At.ToUnixTimeMilliseconds()), ("$keyId", deletion.KeyId), ("$role", deletion.Role),
+                ("$site", siteId), ("$requestId", requestId));
+            var found = await ScalarAsync<long>(writer, null,
+                "SELECT count(*) FROM audit_events WHERE site_id = $site AND request_id = $requestId", ct,
+                ("$site", siteId), ("$requestId", requestId)) > 0;
+            // The WAL still holds the page as it was: copy the tombstone into the file and truncate the WAL.
+            // Readers here are short batches, so a few retries outwait them.
+            for (var attempt = 0; found && !await TryScrubAsync(writer, ct) && attempt < 250; attempt++)
+            {
+                await Task.Delay(20, ct);
+            }
+            return found;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <summary>The tombstone is committed already: a checkpoint that fails (an I/O error) must not turn its answer into an error.</summary>
+    private static async Task<bool> TryScrubAsync(SqliteConnection writer, CancellationToken ct)
+    {
+        try
+        {
+            return await TryTruncateWalAsync(writer, ct);
+        }
+        catch (SqliteException)
+        {
+            return true; // stop trying; the next tombstone tries again
         }
     }
 
@@ -168,15 +222,27 @@ public sealed class SqliteAuditStore(string connectionString, int exportBatchSiz
         r.GetString(r.GetOrdinal("site_id")),
         DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(r.GetOrdinal("at"))),
         NullableString(r, "key_id"),
-        r.GetString(r.GetOrdinal("role")),
-        r.GetString(r.GetOrdinal("action")),
-        JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(r.GetOrdinal("target")), Json)!,
+        NullableString(r, "role"),
+        NullableString(r, "action"),
+        NullableString(r, "target") is { } target ? JsonSerializer.Deserialize<Dictionary<string, string>>(target, Json) : null,
         r.GetString(r.GetOrdinal("request_id")),
-        r.GetInt32(r.GetOrdinal("outcome")),
+        r.IsDBNull(r.GetOrdinal("outcome")) ? null : r.GetInt32(r.GetOrdinal("outcome")),
         NullableString(r, "client_ip"),
-        r.GetString(r.GetOrdinal("method")),
-        r.GetString(r.GetOrdinal("path")));
+        NullableString(r, "method"),
+        NullableString(r, "path"),
+        r.IsDBNull(r.GetOrdinal("deleted_at")) ? null : new AuditDeletion(
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(r.GetOrdinal("deleted_at"))),
+            NullableString(r, "deleted_by_key_id"),
+            r.GetString(r.GetOrdinal("deleted_by_role"))));
 
+    private const int SchemaVersion = 1;
+
+    /// <summary>
+    /// The describing columns are nullable only for tombstones (the CHECK). The trigger lets exactly one
+    /// UPDATE through: a live event becoming a tombstone, every describing column null, the deletion set,
+    /// id, site, time and request id unchanged. A tombstone can change no further, and nothing else can
+    /// change at all. (Delete-then-insert would have needed the same guard on DELETE, which retention uses.)
+    /// </summary>
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS audit_events (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -184,20 +250,31 @@ public sealed class SqliteAuditStore(string connectionString, int exportBatchSiz
             site_id TEXT NOT NULL,
             at INTEGER NOT NULL,
             key_id TEXT,
-            role TEXT NOT NULL,
-            action TEXT NOT NULL,
-            target TEXT NOT NULL,
+            role TEXT,
+            action TEXT,
+            target TEXT,
             request_id TEXT NOT NULL,
-            outcome INTEGER NOT NULL,
+            outcome INTEGER,
             client_ip TEXT,
-            method TEXT NOT NULL,
-            path TEXT NOT NULL
+            method TEXT,
+            path TEXT,
+            deleted_at INTEGER,
+            deleted_by_key_id TEXT,
+            deleted_by_role TEXT,
+            CHECK (deleted_at IS NOT NULL OR (role IS NOT NULL AND action IS NOT NULL AND target IS NOT NULL
+                AND outcome IS NOT NULL AND method IS NOT NULL AND path IS NOT NULL))
         ) STRICT;
         CREATE INDEX IF NOT EXISTS ix_audit_site_seq ON audit_events (site_id, seq);
         CREATE INDEX IF NOT EXISTS ix_audit_site_at ON audit_events (site_id, at);
+        CREATE INDEX IF NOT EXISTS ix_audit_site_request ON audit_events (site_id, request_id);
         CREATE TRIGGER IF NOT EXISTS audit_events_append_only BEFORE UPDATE ON audit_events
+        WHEN NOT (old.deleted_at IS NULL AND new.deleted_at IS NOT NULL AND new.deleted_by_role IS NOT NULL
+            AND new.seq IS old.seq AND new.id IS old.id AND new.site_id IS old.site_id AND new.at IS old.at
+            AND new.request_id IS old.request_id
+            AND new.key_id IS NULL AND new.role IS NULL AND new.action IS NULL AND new.target IS NULL AND new.outcome IS NULL
+            AND new.client_ip IS NULL AND new.method IS NULL AND new.path IS NULL)
         BEGIN
-            SELECT RAISE(ABORT, 'audit events are append-only');
+            SELECT RAISE(ABORT, 'audit events are append-only: the one change allowed turns an event into a tombstone');
         END;
         """;
 

@@ -50,6 +50,21 @@ internal static class SqliteCommands
         return rows;
     }
 
+    /// <summary>Zero deleted and overwritten content instead of leaving it in free space; applies to the connection it runs on.</summary>
+    public const string SecureDelete = "PRAGMA secure_delete=ON;";
+
+    /// <summary>
+    /// Copies every WAL frame into the database file and truncates the WAL to zero bytes, so the old page
+    /// images it held are gone from disk. False when a reader still reads an older snapshot (or another
+    /// connection writes): the WAL is then left as it was, to be tried again.
+    /// </summary>
+    public static async Task<bool> TryTruncateWalAsync(SqliteConnection connection, CancellationToken ct)
+    {
+        await using var command = Command(connection, null, "PRAGMA wal_checkpoint(TRUNCATE)", []);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) && reader.GetInt64(0) == 0;
+    }
+
     public static string? NullableString(DbDataReader r, string column)
     {
         var ordinal = r.GetOrdinal(column);

@@ -43,6 +43,9 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             await writer.OpenAsync(ct);
             // FULL: an acknowledged record survives power loss, not only a process crash.
             await ExecuteAsync(writer, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", ct);
+            // Erasure: deleted and overwritten content is zeroed in the page, not left in free space (per connection;
+            // only this one writes).
+            await ExecuteAsync(writer, null, SecureDelete, ct);
             var version = await ScalarAsync<long>(writer, null, "PRAGMA user_version", ct);
             var empty = await ScalarAsync<long>(writer, null, "SELECT count(*) FROM sqlite_master", ct) == 0;
             if (!empty && version != SchemaVersion)
@@ -339,6 +342,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     public async Task<long?> EraseSubjectAsync(string siteId, string subjectId, CancellationToken ct)
     {
         long? last = null;
+        // scrub: the answer waits until the WAL holding the old page images is checkpointed and truncated.
         await WriteAsync(async (connection, tx) =>
         {
             last = await ScalarAsync<long?>(connection, tx,
@@ -349,7 +353,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
                 WHERE site_id = $site AND subject_id = $subject;
                 DELETE FROM subjects WHERE site_id = $site AND subject_id = $subject;
                 """, ct, ("$site", siteId), ("$subject", subjectId));
-        }, ct);
+        }, ct, scrub: true);
         return last;
     }
 
@@ -390,6 +394,18 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         await using var connection = await OpenReadAsync(ct);
         return await QueryAsync(connection, null, "SELECT * FROM checkpoints WHERE site_id = $site ORDER BY tree_size",
             r => new Checkpoint(r.GetString(0), r.GetInt64(1), r.GetString(2), FromMillis(r.GetInt64(3)), r.GetString(4)), ct, ("$site", siteId));
+    }
+
+    public async Task<byte[]> GetOrAddSecretAsync(string name, byte[] candidate, CancellationToken ct)
+    {
+        byte[]? secret = null;
+        await WriteAsync(async (connection, tx) =>
+        {
+            await ExecuteAsync(connection, tx, "INSERT OR IGNORE INTO deployment_secrets (name, value) VALUES ($name, $value)", ct,
+                ("$name", name), ("$value", candidate));
+            secret = await ScalarAsync<byte[]>(connection, tx, "SELECT value FROM deployment_secrets WHERE name = $name", ct, ("$name", name));
+        }, ct);
+        return secret!;
     }
 
     // ---- signing keys ------------------------------------------------------------------------
@@ -568,6 +584,10 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             compromised_at INTEGER
         ) STRICT;
         CREATE UNIQUE INDEX IF NOT EXISTS ux_signing_keys_active ON signing_keys ((retired_at IS NULL)) WHERE retired_at IS NULL;
+        CREATE TABLE IF NOT EXISTS deployment_secrets (
+            name TEXT PRIMARY KEY,
+            value BLOB NOT NULL
+        ) STRICT;
         """;
 
     /// <summary>
@@ -577,9 +597,9 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     /// only after its own change is durable. Each write runs in its own savepoint: one that fails is rolled
     /// back alone and fails alone.
     /// </summary>
-    private Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> work, CancellationToken ct)
+    private Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> work, CancellationToken ct, bool scrub = false)
     {
-        var mine = new PendingWrite(work, ct);
+        var mine = new PendingWrite(work, scrub, ct);
         _pending.Enqueue(mine);
         if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
@@ -659,17 +679,90 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             return;
         }
         if (!storageFault) _writeHealth.Committed();
-        foreach (var write in applied)
+        if (applied.Any(w => w.Scrub))
+        {
+            var erasure = ++_erasures;
+            var erased = applied.Where(w => w.Scrub).ToList();
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await ScrubAsync(erasure);
+                }
+                finally
+                {
+                    // Committed either way; a scrub that failed stays pending and later commits retry it.
+                    erased.ForEach(w => w.Done.TrySetResult());
+                }
+            }, CancellationToken.None);
+        }
+        else if (_scrubbed < _erasures)
+        {
+            // An earlier scrub gave up on a long read: try again now, once, without waiting.
+            await TryScrubAsync();
+        }
+        foreach (var write in applied.Where(w => !w.Scrub))
         {
             write.Done.TrySetResult();
         }
     }
 
+    /// <summary>
+    /// Erased content leaves no copy behind: secure_delete zeroes it in the database pages, but the WAL
+    /// still holds the pages as they were before, until a checkpoint copies the new ones into the database
+    /// file and the WAL is truncated. TRUNCATE cannot finish while a reader still reads an older snapshot
+    /// (those pages are its view), so it is retried between write batches (the gate is not held while
+    /// waiting: writes go on) until <paramref name="erasure"/> and everything before it is scrubbed, for at
+    /// most <see cref="ScrubTimeout"/>; after that the next commits keep trying.
+    /// </summary>
+    private async Task ScrubAsync(long erasure)
+    {
+        var started = Environment.TickCount64;
+        while (true)
+        {
+            await _writeGate.WaitAsync(CancellationToken.None);
+            try
+            {
+                if (_scrubbed >= erasure || await TryScrubAsync()) return;
+            }
+            finally
+            {
+                _writeGate.Release();
+            }
+            if (Environment.TickCount64 - started > ScrubTimeout.TotalMilliseconds) return;
+            await Task.Delay(ScrubRetry, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// One attempt, under the write gate; true when every erasure committed so far is scrubbed. A failing
+    /// checkpoint (an I/O error) counts as not yet: it must never stop the writer loop.
+    /// </summary>
+    private async Task<bool> TryScrubAsync()
+    {
+        var upTo = _erasures;
+        try
+        {
+            if (_writer is null || !await TryTruncateWalAsync(_writer, CancellationToken.None)) return false;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
+        _scrubbed = upTo;
+        return true;
+    }
+
+    private static readonly TimeSpan ScrubTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ScrubRetry = TimeSpan.FromMilliseconds(20);
+    /// <summary>Erasure batches committed, and how many of them the WAL is known to be free of; both under the write gate.</summary>
+    private long _erasures, _scrubbed;
+
     private const int MaxBatch = 256;
     private int _draining;
     private readonly ConcurrentQueue<PendingWrite> _pending = new();
 
-    private sealed record PendingWrite(Func<SqliteConnection, SqliteTransaction, Task> Work, CancellationToken Ct)
+    private sealed record PendingWrite(Func<SqliteConnection, SqliteTransaction, Task> Work, bool Scrub, CancellationToken Ct)
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
