@@ -32,6 +32,7 @@ var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseSecurityHeaders();
+app.UseKeyLookup(); // before the limiter: only a live key earns a key's budget
 app.UseRateLimiter();
 app.UseAuditLog(); // around UseKeyAuthorization, so the 403s and 404s it answers are recorded too
 app.UseKeyAuthorization();
