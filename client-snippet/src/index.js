@@ -4,6 +4,7 @@
  */
 import { gtag, consentMode } from './consent-mode.js';
 import { decide, gpcApplies } from './decision.js';
+import { apiBase } from './endpoint.js';
 import { gate, SELECTOR } from './gating.js';
 import { randomId } from './ids.js';
 import { resolveLocale } from './locale.js';
@@ -14,6 +15,9 @@ import { ui } from './ui.js';
 const config = __CONSENT_CONFIG__;
 const w = window;
 const d = document;
+
+// Read now: currentScript is only set while the script first runs.
+const endpoint = apiBase(config, d.currentScript);
 
 if (!w.ConsentService) {
   // Before anything else, and before any gated tag can run (Consent Mode v2).
@@ -39,7 +43,7 @@ if (!w.ConsentService) {
   };
 
   const release = gate(d, has);
-  const send = (body) => fetch(config.api + '/v1/sites/' + encodeURIComponent(config.siteId) + '/consents', {
+  const send = (body) => fetch(endpoint + '/v1/sites/' + encodeURIComponent(config.siteId) + '/consents', {
     method: 'POST',
     // text/plain: a "simple" request, no CORS preflight; keepalive: it survives the page unloading.
     headers: { 'Content-Type': 'text/plain' },

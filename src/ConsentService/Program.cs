@@ -15,6 +15,7 @@ using Microsoft.Extensions.Options;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddConsentApi();
+builder.AddEdge();
 builder.AddConsentStorage();
 builder.AddConsentCache();
 builder.AddConsentRateLimits();
@@ -28,6 +29,8 @@ builder.AddLedgerProofs();
 builder.AddRetention();
 
 var app = builder.Build();
+
+app.UseEdge(); // forwarded headers from configured proxies only, before anything reads the client address
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
