@@ -34,6 +34,7 @@ app.UseEdge(); // forwarded headers from configured proxies only, before anythin
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRoutingWithHead(); // HEAD wherever GET is mapped
 app.UseSecurityHeaders();
 app.UseKeyLookup(); // before the limiter: only a live key earns a key's budget
 app.UseRateLimiter();

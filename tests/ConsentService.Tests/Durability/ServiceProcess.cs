@@ -34,7 +34,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the service on <paramref name="dataDirectory"/> and waits (generously) until <c>/health/ready</c> answers 200.</summary>
-    public static async Task<ServiceProcess> StartAsync(string dataDirectory)
+    public static async Task<ServiceProcess> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {
         var folder = AppContext.BaseDirectory;
         var address = new Uri($"http://127.0.0.1:{FreePort()}");
@@ -60,6 +60,10 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
         start.Environment.Remove("ConnectionStrings__Redis");
         start.Environment.Remove("ConnectionStrings__Mongo");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
 
         var service = new ServiceProcess(Process.Start(start)!, address);
         service._process.OutputDataReceived += (_, e) => service.Append(e.Data);
