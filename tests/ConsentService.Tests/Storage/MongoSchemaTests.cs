@@ -116,6 +116,7 @@ public sealed class MongoSchemaTests
         { nameof(MongoSchema.Ledger), """{ "_id" : "s" }""", null },
         { nameof(MongoSchema.IdleSubjects), """{ "siteId" : "s", "record.recordedAt" : { "$lt" : { "$date" : "2026-11-25T09:30:15.123Z" } } }""", null },
         { nameof(MongoSchema.CheckpointsOfSite), """{ "siteId" : "s" }""", """{ "treeSize" : 1 }""" },
+        { nameof(MongoSchema.NewestConsent), """{ "siteId" : "s" }""", """{ "recordedAt" : -1 }""" },
     };
 
     [Theory]

@@ -120,6 +120,8 @@ public static class MongoSchema
     public static MongoQuery IdleSubjects(string siteId, DateTimeOffset cutoff) =>
         new(CurrentConsents, F.Eq("siteId", siteId) & F.Lt("record.recordedAt", cutoff.UtcDateTime));
 
+    public static MongoQuery NewestConsent(string siteId) => new(Consents, F.Eq("siteId", siteId), S.Descending("recordedAt"));
+
     public static MongoQuery CheckpointsOfSite(string siteId) => new(Checkpoints, F.Eq("siteId", siteId), S.Ascending("treeSize"));
 
     private static CreateIndexModel<BsonDocument> Index(
