@@ -50,14 +50,21 @@ public sealed class ClockJumpTests
     [Fact]
     public async Task A_clock_ten_years_ahead_shreds_no_subject_deletes_no_audit_event_and_health_says_why()
     {
-        using var app = new ConsentApiFactory();
+        // Daily jobs: the fake clock wakes every timer once per period it skips, and ten years of five-minute checkpoints take minutes.
+        using var app = new ConsentApiFactory
+        {
+            Settings = new Dictionary<string, string>
+            {
+                ["Retention:Interval"] = "1.00:00:00", ["Audit:RetentionInterval"] = "1.00:00:00", ["Ledger:CheckpointInterval"] = "1.00:00:00",
+            },
+        };
         var site = await app.CreateSiteAsync(new { name = "Short memory", retentionDays = 30, auditRetentionDays = 90 });
         var subject = NewSubjectId();
         await app.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
         Assert.Equal("Healthy", ClockStatus(await ReadyAsync(app)));
         var events = await CountAuditEventsAsync(app, site.Id);
 
-        app.Time.Advance(TimeSpan.FromDays(3653)); // both hourly jobs are due
+        app.Time.Advance(TimeSpan.FromDays(3653)); // both jobs are due
 
         var ready = await WaitForReadyAsync(app, r => ClockDescription(r).Contains("Audit retention", StringComparison.Ordinal)
             && ClockDescription(r).Contains("Retention deletes nothing", StringComparison.Ordinal), "both jobs held back");
