@@ -4,6 +4,7 @@
  */
 import { gtag, consentMode } from './consent-mode.js';
 import { decide, gpcApplies } from './decision.js';
+import { apiBase } from './endpoint.js';
 import { gate, SELECTOR } from './gating.js';
 import { keeper, randomId } from './ids.js';
 import { resolveLocale } from './locale.js';
@@ -14,6 +15,9 @@ import { ui } from './ui.js';
 const config = __CONSENT_CONFIG__;
 const w = window;
 const d = document;
+
+// Read now: currentScript is only set while the script first runs.
+const endpoint = apiBase(config, d.currentScript);
 
 if (!w.ConsentService) {
   // Before anything else, and before any gated tag can run (Consent Mode v2).
@@ -48,7 +52,7 @@ if (!w.ConsentService) {
   const me = keeper(storage, 'consent_secret_' + config.siteId);
   const save = () => (d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:'));
   // Every post names the browser's subject and proves it with the secret kept beside the id.
-  const post = (body, { s, k }) => fetch(config.api + '/v1/sites/' + encodeURIComponent(config.siteId) + '/consents', {
+  const post = (body, { s, k }) => fetch(endpoint + '/v1/sites/' + encodeURIComponent(config.siteId) + '/consents', {
     method: 'POST',
     // text/plain: a "simple" request, no CORS preflight; keepalive: it survives the page unloading.
     headers: { 'Content-Type': 'text/plain' },

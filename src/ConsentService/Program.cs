@@ -15,6 +15,7 @@ using Microsoft.Extensions.Options;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddConsentApi();
+builder.AddEdge();
 builder.AddConsentStorage();
 builder.AddConsentCache();
 builder.AddConsentRateLimits();
@@ -29,9 +30,13 @@ builder.AddRetention();
 
 var app = builder.Build();
 
+app.UseEdge(); // forwarded headers from configured proxies only, before anything reads the client address
+
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRoutingWithHead(); // HEAD wherever GET is mapped
 app.UseSecurityHeaders();
+app.UseKeyLookup(); // before the limiter: only a live key earns a key's budget
 app.UseRateLimiter();
 app.UseAuditLog(); // around UseKeyAuthorization, so the 403s and 404s it answers are recorded too
 app.UseKeyAuthorization();

@@ -12,7 +12,8 @@ namespace ConsentService.Audit;
 /// Several instances may run it at once: deleting twice deletes nothing more.
 /// </summary>
 public sealed partial class AuditRetentionJob(
-    IAuditStore store, SiteDirectory sites, TimeProvider time, IOptions<AuditOptions> options, ILogger<AuditRetentionJob> logger) : BackgroundService
+    IAuditStore store, SiteDirectory sites, TimeProvider time, IOptions<AuditOptions> options, ClockGuard clock,
+    ILogger<AuditRetentionJob> logger) : BackgroundService
 {
     private PeriodicTimer? _timer;
 
@@ -45,6 +46,15 @@ public sealed partial class AuditRetentionJob(
         try
         {
             siteIds = await store.ListSiteIdsAsync(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogSweepFailed(e);
+            return;
+        }
+        try
+        {
+            if (!await clock.MayDeleteAsync("Audit retention", ct)) return;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -109,7 +109,7 @@ public static class RateLimits
     private static RateLimitPartition<string> ByRequest(HttpContext context, RateLimitOptions config)
     {
         if (IsExempt(context)) return RateLimitPartition.GetNoLimiter("exempt");
-        if (KeyAuthenticator.BearerToken(context.Request) is { } token)
+        if (ValidToken(context) is { } token)
         {
             // The hash names the key without keeping it in memory; a check key spends its own, larger budget on checks.
             var checks = context.GetEndpoint()?.Metadata.GetMetadata<SecuredEndpoint>() is { Role: Sites.SiteRole.Check };
@@ -123,9 +123,17 @@ public static class RateLimits
     }
 
     private static RateLimitPartition<string> ByClient(HttpContext context, RateLimitOptions config) =>
-        IsExempt(context) || KeyAuthenticator.BearerToken(context.Request) is not null
+        IsExempt(context) || ValidToken(context) is not null
             ? RateLimitPartition.GetNoLimiter("exempt")
             : RateLimitPartition.GetTokenBucketLimiter($"client:{ClientAddress(context)}", _ => config.PerClient.Bucket());
+
+    /// <summary>
+    /// The bearer token when it is a live key or the operator key (resolved by
+    /// <see cref="SiteAuthorization.UseKeyLookup"/>); an unknown, revoked or made-up token counts
+    /// as anonymous, so a random <c>Authorization</c> header buys no fresh bucket.
+    /// </summary>
+    private static string? ValidToken(HttpContext context) =>
+        context.Features.Get<PresentedKey>() is { IsValid: true } presented ? presented.Token : null;
 
     /// <summary>Probes of the orchestrator must never be refused.</summary>
     private static bool IsExempt(HttpContext context) => context.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal);

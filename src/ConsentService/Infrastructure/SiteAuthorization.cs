@@ -36,7 +36,7 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
             request.HttpContext.Features.Set(new AuthenticatedKey(null, AuditRoles.Operator, siteId));
             return null;
         }
-        var key = await sites.FindKeyAsync(token, ct);
+        var key = await FindKeyAsync(request.HttpContext, token, ct);
         if (key is null)
         {
             return Unauthorized(request, "The API key is unknown or revoked.");
@@ -52,6 +52,22 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
             return Problems.Forbidden($"This endpoint needs the '{JsonDefaults.Name(required)}' role or higher; the key has '{JsonDefaults.Name(key.Role)}'.");
         }
         return null;
+    }
+
+    /// <summary>
+    /// The live key behind <paramref name="token"/>, looked up once per request: the rate limiter needs
+    /// it before the endpoint does (<see cref="SiteAuthorization.UseKeyLookup"/>), and a second look
+    /// would cost a second cache round trip.
+    /// </summary>
+    public async Task<ApiKey?> FindKeyAsync(HttpContext context, string token, CancellationToken ct)
+    {
+        if (context.Features.Get<PresentedKey>() is { } presented && string.Equals(presented.Token, token, StringComparison.Ordinal))
+        {
+            return presented.Key;
+        }
+        var key = await sites.FindKeyAsync(token, ct);
+        context.Features.Set(new PresentedKey(token, key, Operator: false));
+        return key;
     }
 
     public ProblemHttpResult? AuthorizeOperator(HttpRequest request)
@@ -84,6 +100,29 @@ public static class SiteAuthorization
         builder.WithMetadata(new SecuredEndpoint(null)).WithDescription("Requires the operator key.");
 
     /// <summary>
+    /// Resolves the bearer token of a request, if any, before the rate limiter sorts it: only a live
+    /// key (or the operator key) earns a key's budget; anything else is counted as anonymous. Live
+    /// keys come from the read cache; a token that cannot be a key (wrong prefix) costs nothing, and
+    /// one that looks like a key costs one indexed read of the store, as in the endpoint it was sent to.
+    /// </summary>
+    public static IApplicationBuilder UseKeyLookup(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        if (KeyAuthenticator.BearerToken(context.Request) is { } token)
+        {
+            var authenticator = context.RequestServices.GetRequiredService<KeyAuthenticator>();
+            if (authenticator.IsOperator(token))
+            {
+                context.Features.Set(new PresentedKey(token, null, Operator: true));
+            }
+            else
+            {
+                await authenticator.FindKeyAsync(context, token, context.RequestAborted);
+            }
+        }
+        await next(context);
+    });
+
+    /// <summary>
     /// Checks the key of every secured endpoint before its body is even read, so a caller without
     /// the right key learns nothing from validation messages.
     /// </summary>
@@ -105,6 +144,12 @@ public static class SiteAuthorization
         }
         await next(context);
     });
+}
+
+/// <summary>The request's bearer token and what it turned out to be: a live key, the operator key, or neither.</summary>
+public sealed record PresentedKey(string Token, ApiKey? Key, bool Operator)
+{
+    public bool IsValid => Operator || Key is not null;
 }
 
 /// <summary>Marks an endpoint as needing a bearer key: the operator key when <see cref="Role"/> is null.</summary>

@@ -8,11 +8,16 @@ namespace ConsentService.Policies;
 /// <summary>Published policy versions per site, read through the cache (they never change once published).</summary>
 public sealed class PolicyCatalog(IConsentStore store, IReadCache cache, TimeProvider time)
 {
-    /// <summary>A site's versions, oldest first, as one cache entry; a list with a later version wins.</summary>
-    public static CacheSlot<IReadOnlyList<Policy>> CacheSlot(string siteId) => new($"policies:{siteId}", list => list is [.., var latest] ? latest.Version : 0);
+    /// <summary>
+    /// A site's versions, oldest first, as one cache entry; a list with a later version wins. No
+    /// versions is not cached (<c>…/policies/{version}</c> is public, for any site id), so made-up
+    /// site ids leave nothing behind; every real site has version 1 from its creation on.
+    /// </summary>
+    public static CacheSlot<IReadOnlyList<Policy>> CacheSlot(string siteId) =>
+        new($"policies:{siteId}", list => list is [.., var latest] ? latest.Version : 0, KeepAbsent: false);
 
     public async Task<IReadOnlyList<Policy>> ListAsync(string siteId, CancellationToken ct) =>
-        await cache.GetOrLoadAsync(CacheSlot(siteId), async c => await store.ListPoliciesAsync(siteId, c), ct) ?? [];
+        await cache.GetOrLoadAsync(CacheSlot(siteId), async c => await store.ListPoliciesAsync(siteId, c) is { Count: > 0 } list ? list : null, ct) ?? [];
 
     public async Task<Policy?> GetAsync(string siteId, int version, CancellationToken ct) =>
         (await ListAsync(siteId, ct)).FirstOrDefault(p => p.Version == version);

@@ -9,8 +9,11 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
 {
     public const string KeyPrefix = "csk_";
 
-    /// <summary>A site's cache entry; a later update wins.</summary>
-    public static CacheSlot<Site> CacheSlot(string siteId) => new($"site:{siteId}", s => s?.UpdatedAt.ToUnixTimeMilliseconds() ?? 0);
+    /// <summary>
+    /// A site's cache entry; a later update wins. Site ids come from anonymous URLs, so "no such site"
+    /// is not cached: made-up ids cannot fill the cache (creating a site stores it before answering).
+    /// </summary>
+    public static CacheSlot<Site> CacheSlot(string siteId) => new($"site:{siteId}", s => s?.UpdatedAt.ToUnixTimeMilliseconds() ?? 0, KeepAbsent: false);
 
     /// <summary>
     /// A live key's cache entry, by the hash of its secret. A revocation stores the revoked key as a

@@ -2,6 +2,7 @@ using ConsentService.Infrastructure;
 using ConsentService.Policies;
 using ConsentService.Sites;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace ConsentService.Snippet;
@@ -35,9 +36,9 @@ public static class SnippetEndpoints
     }
 
     private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> Script(
-        string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, CancellationToken ct)
+        string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, IOptions<PublicUrlOptions> publicUrl, CancellationToken ct)
     {
-        var (config, problem) = await LoadAsync(siteId, http, sites, policies, ct);
+        var (config, problem) = await LoadAsync(siteId, http, sites, policies, publicUrl.Value.Base, ct);
         if (config is null) return problem!;
 
         var rendered = SnippetScript.Encode(SnippetScript.Render(config));
@@ -50,9 +51,9 @@ public static class SnippetEndpoints
     }
 
     private static async Task<Results<Ok<SnippetConfig>, ProblemHttpResult>> Config(
-        string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, CancellationToken ct)
+        string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, IOptions<PublicUrlOptions> publicUrl, CancellationToken ct)
     {
-        var (config, problem) = await LoadAsync(siteId, http, sites, policies, ct);
+        var (config, problem) = await LoadAsync(siteId, http, sites, policies, publicUrl.Value.Base, ct);
         if (config is null) return problem!;
         Headers(http, config);
         return TypedResults.Ok(config);
@@ -66,13 +67,13 @@ public static class SnippetEndpoints
     }
 
     private static async Task<(SnippetConfig?, ProblemHttpResult?)> LoadAsync(
-        string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, CancellationToken ct)
+        string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, string? api, CancellationToken ct)
     {
         if (await sites.GetAsync(siteId, ct) is not { } site) return (null, Problems.SiteNotFound(siteId));
         // Read through the catalog cache, which publishing clears: a new version shows on the next request.
         var versions = await policies.ListAsync(siteId, ct);
         if (versions.Count == 0) return (null, Problems.NotFound($"Site '{siteId}' has no published policy."));
-        return (SnippetScript.Config(site, versions, http.Request), null);
+        return (SnippetScript.Config(site, versions, http.Request, api), null);
     }
 
     private static void Headers(HttpContext http, SnippetConfig config)

@@ -7,14 +7,18 @@ namespace ConsentService.Snippet;
 /// Everything the snippet needs, inlined into <c>consent.js</c> (and served alone by <c>…/config</c>):
 /// the site's current policy reduced to what a visitor is shown, and the site's rules.
 /// </summary>
-/// <param name="Api">Base URL the snippet posts decisions to: where it was fetched from.</param>
+/// <param name="Api">
+/// Base URL the snippet posts decisions to: the configured <c>PublicUrl</c>. Absent when none is
+/// configured: the snippet then posts to where it was loaded from (its own <c>&lt;script src&gt;</c>),
+/// and other clients of <c>…/config</c> to where they fetched it from.
+/// </param>
 /// <param name="Version">The current policy version; decisions are recorded against it.</param>
 /// <param name="MaterialVersion">The latest material version: a decision for an earlier version is stale and asked again.</param>
 /// <param name="JurisdictionMode">As configured on the site.</param>
 /// <param name="Jurisdiction">The mode resolved for this request: <c>auto</c> becomes <c>ccpa</c> or <c>gdpr</c> from the visitor's country.</param>
 public sealed record SnippetConfig(
     string SiteId,
-    string Api,
+    string? Api,
     int Version,
     int MaterialVersion,
     string ContentHash,

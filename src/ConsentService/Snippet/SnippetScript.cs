@@ -45,12 +45,13 @@ public static class SnippetScript
     /// </summary>
     public static readonly string[] CountryHeaders = ["CF-IPCountry", "CloudFront-Viewer-Country"];
 
-    public static SnippetConfig Config(Site site, IReadOnlyList<Policy> policies, HttpRequest request)
+    /// <param name="api">The configured <c>PublicUrl</c>, or null: never the request's Host, which the client chooses.</param>
+    public static SnippetConfig Config(Site site, IReadOnlyList<Policy> policies, HttpRequest request, string? api)
     {
         var current = policies[^1];
         return new SnippetConfig(
             site.Id,
-            $"{request.Scheme}://{request.Host}{request.PathBase}",
+            api,
             current.Version,
             policies.Where(p => p.Material).Select(p => p.Version).DefaultIfEmpty(current.Version).Max(),
             current.ContentHash,
@@ -81,8 +82,8 @@ public static class SnippetScript
         Parts.Value.Head + JsonSerializer.Serialize(config, InlineJson) + Parts.Value.Tail;
 
     /// <summary>
-    /// Rendered scripts by content: one per site, policy version, API base and jurisdiction, so
-    /// hashing and gzip happen once, not per request. Bounded: the API base comes from the Host header.
+    /// Rendered scripts by content: one per site, policy version and jurisdiction, so hashing and
+    /// gzip happen once, not per request. Bounded all the same.
     /// Its own cache, so it works whichever read cache the service is configured with.
     /// </summary>
     private static readonly MemoryCache Rendered = new(new MemoryCacheOptions { SizeLimit = 1024 });

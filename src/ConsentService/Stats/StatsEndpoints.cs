@@ -19,6 +19,9 @@ public sealed record ConsentStats(DateTimeOffset From, DateTimeOffset To, string
 /// <summary>Opt-in rates and the method mix, from the ledger (streamed: memory grows with subjects, not records).</summary>
 public static class StatsEndpoints
 {
+    /// <summary>The window when only 'to' (or nothing) is given.</summary>
+    private const int DefaultDays = 30;
+
     public static IEndpointRouteBuilder MapStatsEndpoints(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/v1/sites/{siteId}/stats", Stats)
@@ -39,7 +42,12 @@ public static class StatsEndpoints
             return Problems.Validation("groupBy", "'day' or 'policyVersion'.");
         }
         var end = to ?? time.Now();
-        var start = from ?? end.AddDays(-30);
+        // The default window would start before the first instant a DateTimeOffset holds (a 500 once).
+        if (from is null && end < DateTimeOffset.MinValue.AddDays(DefaultDays))
+        {
+            return Problems.Validation("to", $"Without 'from', 'to' must be at least {DefaultDays} days after 0001-01-01; or give 'from' too.");
+        }
+        var start = from ?? end.AddDays(-DefaultDays);
         if (start >= end)
         {
             return Problems.Validation("to", "Must be later than 'from'.");

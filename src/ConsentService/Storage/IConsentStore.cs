@@ -141,6 +141,9 @@ public interface IConsentStore
     /// <summary>Subjects whose last record was made before <paramref name="cutoff"/> (for retention).</summary>
     IAsyncEnumerable<string> SubjectsIdleSinceAsync(string siteId, DateTimeOffset cutoff, CancellationToken ct);
 
+    /// <summary>When the site's newest record was made, or null when it has none (retention's check on the clock).</summary>
+    Task<DateTimeOffset?> NewestRecordedAtAsync(string siteId, CancellationToken ct);
+
     /// <summary>Stores a checkpoint; false when the site already has one of that tree size.</summary>
     Task<bool> AddCheckpointAsync(Checkpoint checkpoint, CancellationToken ct);
 

@@ -2,6 +2,7 @@ using ConsentService.Consents;
 using ConsentService.Infrastructure;
 using ConsentService.Sites;
 using ConsentService.Storage;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
 namespace ConsentService.Subjects;
@@ -12,6 +13,12 @@ public sealed class RetentionOptions
 
     /// <summary>How often subjects past their site's retention are shredded.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// How far the clock may run ahead of the newest stored record before retention (and audit
+    /// retention) stops deleting, suspecting the clock (<see cref="Infrastructure.ClockGuard"/>).
+    /// </summary>
+    public TimeSpan MaxClockLead { get; set; } = TimeSpan.FromDays(1);
 }
 
 /// <summary>
@@ -20,10 +27,12 @@ public sealed class RetentionOptions
 /// </summary>
 public sealed partial class RetentionJob(
     IConsentStore store, SiteDirectory sites, ConsentLedger ledger, TimeProvider time, IOptions<RetentionOptions> options,
-    ILogger<RetentionJob> logger) : BackgroundService
+    ClockGuard clock, ILogger<RetentionJob> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        SiteJobs.RunEveryAsync(options.Value.Interval, time, store, ShredExpiredAsync, LogFailed, stoppingToken);
+        SiteJobs.RunEveryAsync(options.Value.Interval, time, store, ShredExpiredAsync, LogFailed, stoppingToken, ClockAllowsAsync);
+
+    private Task<bool> ClockAllowsAsync(CancellationToken ct) => clock.MayDeleteAsync("Retention", ct);
 
     private async Task ShredExpiredAsync(string siteId, CancellationToken ct)
     {
@@ -60,7 +69,10 @@ public static class RetentionSetup
     {
         builder.Services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section)
             .Validate(o => o.Interval >= TimeSpan.FromSeconds(1), "Retention:Interval must be at least one second.")
+            .Validate(o => o.MaxClockLead >= TimeSpan.FromHours(1), "Retention:MaxClockLead must be at least one hour.")
             .ValidateOnStart();
+        builder.Services.AddSingleton<ClockGuard>();
+        builder.Services.AddHealthChecks().AddCheck<ClockHealthCheck>("clock", HealthStatus.Degraded, ["ready"]);
         if (!OpenApiSetup.IsGeneratingDocument)
         {
             builder.Services.AddHostedService<RetentionJob>();

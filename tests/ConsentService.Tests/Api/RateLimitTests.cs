@@ -141,6 +141,42 @@ public sealed class RateLimitTests(RateLimitedApiFactory api) : IClassFixture<Ra
     }
 
     [Fact]
+    public async Task Made_up_bearer_tokens_count_against_the_anonymous_limit_and_a_live_key_keeps_its_own_bucket()
+    {
+        var site = await Factory.CreateSiteAsync();
+        var address = NewAddress();
+        var passed = 0;
+        for (var i = 0; i < 30; i++)
+        {
+            // Both shapes: one that looks like a key (a store lookup finds nothing) and plain garbage.
+            var token = i % 2 == 0 ? SiteKeyShaped() : Guid.NewGuid().ToString("N");
+            using var client = ClientAt(address, token);
+            var response = await client.GetAsync($"/v1/sites/{site.Id}/consent.js");
+            if (response.StatusCode == HttpStatusCode.OK) passed++;
+            else await AssertRateLimitedAsync(response);
+        }
+        Assert.Equal(RateLimitedApiFactory.Reads, passed);
+
+        // A revoked key is no better than a made-up one.
+        var revokedKey = await Factory.IssueKeyAsync(site.Id, site.AdminKey, "check");
+        using (var admin = Factory.ClientWithKey(site.AdminKey))
+        {
+            var keys = await ReadArrayAsync(await admin.GetAsync($"/v1/sites/{site.Id}/keys"));
+            var id = keys.Last(k => k!["hint"]!.GetValue<string>().EndsWith(revokedKey[^4..], StringComparison.Ordinal))!["id"]!.GetValue<string>();
+            Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/v1/sites/{site.Id}/keys/{id}")).StatusCode);
+        }
+        using var revoked = ClientAt(address, revokedKey);
+        await AssertRateLimitedAsync(await revoked.GetAsync($"/v1/sites/{site.Id}/consent.js"));
+
+        // The same address with a live key still has its key's budget.
+        using var backEnd = ClientAt(address, site.AdminKey);
+        Assert.Equal(HttpStatusCode.OK, (await backEnd.GetAsync($"/v1/sites/{site.Id}/consent.js")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await backEnd.GetAsync($"/v1/sites/{site.Id}")).StatusCode);
+    }
+
+    private static string SiteKeyShaped() => "csk_" + ConsentService.Infrastructure.Secrets.Token(32);
+
+    [Fact]
     public async Task Checks_are_limited_per_key_and_other_keys_keep_their_own_budget()
     {
         var site = await Factory.CreateSiteAsync();

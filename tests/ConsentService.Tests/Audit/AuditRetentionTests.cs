@@ -12,6 +12,12 @@ namespace ConsentService.Tests.Audit;
 /// </summary>
 public sealed class AuditRetentionTests
 {
+    /// <summary>
+    /// These deployments are quiet for months while the clock runs on: the clock check (see ClockJumpTests)
+    /// would hold retention back, so they allow the clock a long lead.
+    /// </summary>
+    private static readonly Dictionary<string, string> QuietDeployment = new() { ["Retention:MaxClockLead"] = "400.00:00:00" };
+
     private static async Task SetAuditRetentionAsync(ConsentApiFactory factory, AuditedSite site, int days)
     {
         using var admin = factory.Client(site.AdminKey);
@@ -37,7 +43,7 @@ public sealed class AuditRetentionTests
     [Fact]
     public async Task Events_older_than_the_sites_retention_are_deleted_and_newer_ones_and_other_sites_kept()
     {
-        using var factory = new ConsentApiFactory();
+        using var factory = new ConsentApiFactory { Settings = QuietDeployment };
         var t0 = factory.Time.GetUtcNow();
         var site = await factory.CreateAuditedSiteAsync();
         var other = await factory.CreateAuditedSiteAsync(); // keeps the default two years
@@ -61,7 +67,7 @@ public sealed class AuditRetentionTests
     [Fact]
     public async Task The_job_runs_at_start_and_then_at_the_configured_interval()
     {
-        using var first = new ConsentApiFactory();
+        using var first = new ConsentApiFactory { Settings = QuietDeployment };
         var t0 = first.Time.GetUtcNow();
         var site = await first.CreateAuditedSiteAsync();
         await SetAuditRetentionAsync(first, site, 90);
@@ -71,7 +77,7 @@ public sealed class AuditRetentionTests
         using var second = new ConsentApiFactory
         {
             SharesDatabaseWith = first,
-            Settings = new Dictionary<string, string> { ["Audit:RetentionInterval"] = "7.00:00:00" },
+            Settings = new Dictionary<string, string>(QuietDeployment) { ["Audit:RetentionInterval"] = "7.00:00:00" },
         };
         second.Time.Advance(TimeSpan.FromDays(89));
         Assert.Contains(await second.EventsAsync(site.Id, site.AdminKey), e => At(e) == t0);
@@ -89,12 +95,12 @@ public sealed class AuditRetentionTests
     [Fact]
     public async Task A_restart_long_after_the_last_run_deletes_what_expired_meanwhile_before_taking_requests()
     {
-        using var first = new ConsentApiFactory();
+        using var first = new ConsentApiFactory { Settings = QuietDeployment };
         var t0 = first.Time.GetUtcNow();
         var site = await first.CreateAuditedSiteAsync();
         await SetAuditRetentionAsync(first, site, 90);
 
-        using var second = new ConsentApiFactory { SharesDatabaseWith = first };
+        using var second = new ConsentApiFactory { SharesDatabaseWith = first, Settings = QuietDeployment };
         second.Time.Advance(TimeSpan.FromDays(100));
 
         var events = await second.EventsAsync(site.Id, site.AdminKey); // its very first request

@@ -380,6 +380,23 @@ public abstract class ConsentStoreContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task The_newest_recorded_at_of_a_site_is_its_latest_record_and_survives_an_erasure()
+    {
+        Assert.Null(await Store.NewestRecordedAtAsync("s1", default));
+        await AppendAsync("s1", "alice", ConsentMethod.AcceptAll); // T0
+        await AppendAsync("s1", "alice", ConsentMethod.Withdraw);  // T0 + 1 s
+        await AppendAsync("s1", "bob", ConsentMethod.RejectAll);   // T0
+        await AppendAsync("s2", "carol", ConsentMethod.RejectAll);
+        Assert.Equal(T0.AddSeconds(1), await Store.NewestRecordedAtAsync("s1", default));
+        Assert.NotNull(await Store.NewestRecordedAtAsync("s2", default));
+        Assert.Null(await Store.NewestRecordedAtAsync("s3", default));
+
+        // Shredding keeps the records (only their personal fields go), so the clock check still sees them.
+        await Store.EraseSubjectAsync("s1", "alice", default);
+        Assert.Equal(T0.AddSeconds(1), await Store.NewestRecordedAtAsync("s1", default));
+    }
+
+    [SkippableFact]
     public async Task Checkpoints_are_kept_once_per_tree_size_in_size_order_and_sites_are_listed()
     {
         var two = new Checkpoint("s1", 2, "root2", T0, "jws2");

@@ -175,6 +175,7 @@ public sealed class MongoSchemaTests
         { nameof(MongoSchema.AllSigningKeys), "{ }", """{ "activatedAt" : 1, "_id" : 1 }""" },
         { nameof(MongoSchema.ActiveSigningKey), """{ "active" : true }""", null },
         { nameof(MongoSchema.SigningKeyByKid), """{ "_id" : "k" }""", null },
+        { nameof(MongoSchema.NewestConsent), """{ "siteId" : "s" }""", """{ "recordedAt" : -1 }""" },
     };
 
     [Theory]

@@ -234,6 +234,9 @@ public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
     public IAsyncEnumerable<string> SubjectsIdleSinceAsync(string siteId, DateTimeOffset cutoff, CancellationToken ct) =>
         StreamAsync(Q.IdleSubjects(siteId, cutoff), d => d["subjectId"].AsString, ct);
 
+    public async Task<DateTimeOffset?> NewestRecordedAtAsync(string siteId, CancellationToken ct) =>
+        await FirstAsync(Q.NewestConsent(siteId), ct) is { } newest ? new DateTimeOffset(newest["recordedAt"].ToUniversalTime(), TimeSpan.Zero) : null;
+
     public async Task<bool> AddCheckpointAsync(Checkpoint checkpoint, CancellationToken ct)
     {
         try

@@ -140,6 +140,7 @@ public static class MongoSchema
         new(CurrentConsents, F.Eq("siteId", siteId) & F.Lt("record.recordedAt", cutoff.UtcDateTime));
 
     public static MongoQuery DeploymentSecret(string name) => new(DeploymentSecrets, F.Eq("_id", name));
+    public static MongoQuery NewestConsent(string siteId) => new(Consents, F.Eq("siteId", siteId), S.Descending("recordedAt"));
 
     public static MongoQuery CheckpointsOfSite(string siteId) => new(Checkpoints, F.Eq("siteId", siteId), S.Ascending("treeSize"));
 

@@ -372,6 +372,14 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         }
     }
 
+    public async Task<DateTimeOffset?> NewestRecordedAtAsync(string siteId, CancellationToken ct)
+    {
+        await using var connection = await OpenReadAsync(ct);
+        // One step down ix_consents_recorded (site_id, recorded_at): SQLite's min/max optimisation.
+        var newest = await ScalarAsync<long?>(connection, null, "SELECT max(recorded_at) FROM consents WHERE site_id = $site", ct, ("$site", siteId));
+        return newest is { } millis ? FromMillis(millis) : null;
+    }
+
     public async Task<bool> AddCheckpointAsync(Checkpoint checkpoint, CancellationToken ct)
     {
         var added = false;

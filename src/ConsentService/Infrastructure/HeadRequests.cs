@@ -1,0 +1,49 @@
+using Microsoft.AspNetCore.Http.Features;
+
+namespace ConsentService.Infrastructure;
+
+/// <summary>
+/// <c>HEAD</c> wherever <c>GET</c> is mapped (RFC 9110 §9.3.2): the same status and headers (ETag,
+/// Content-Type, Content-Length, Cache-Control, 304 on If-None-Match), no body. Routing sees a GET, so
+/// every GET route answers HEAD without a second route per endpoint (and no HEAD operations in the
+/// OpenAPI document); after routing the method is HEAD again, so file results skip their bodies and
+/// the audit log records what was asked. The body is discarded here too, not only by Kestrel, so
+/// nothing depends on the server doing it.
+/// </summary>
+public static class HeadRequests
+{
+    private static readonly object Rewritten = new();
+
+    /// <summary>In place of <c>UseRouting()</c>: routes HEAD as GET.</summary>
+    public static WebApplication UseRoutingWithHead(this WebApplication app)
+    {
+        app.Use(async (context, next) =>
+        {
+            if (!HttpMethods.IsHead(context.Request.Method))
+            {
+                await next(context);
+                return;
+            }
+            context.Request.Method = HttpMethods.Get;
+            context.Items[Rewritten] = true;
+            var body = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
+            context.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(Stream.Null, body));
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                context.Features.Set(body);
+                context.Request.Method = HttpMethods.Head;
+            }
+        });
+        app.UseRouting();
+        app.Use((context, next) =>
+        {
+            if (context.Items.ContainsKey(Rewritten)) context.Request.Method = HttpMethods.Head;
+            return next(context);
+        });
+        return app;
+    }
+}
