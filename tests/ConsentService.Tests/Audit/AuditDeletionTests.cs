@@ -28,7 +28,7 @@ public sealed class AuditDeletionTests
         var before = await app.EventsAsync(site.Id, site.AdminKey);
         var doomed = before.Single(e => e.Target().GetValueOrDefault("recordId") == "deleted-marker-4711");
         var requestId = doomed.RequestId();
-        Assert.Contains(DataFolder.ReadAll(app.DataDirectory), f => f.Name.StartsWith("audit.db", StringComparison.Ordinal)
+        Assert.Contains(DataFolderBytes.ReadAll(app.DataDirectory), f => f.Name.StartsWith("audit.db", StringComparison.Ordinal)
             && f.Bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes("deleted-marker-4711")) >= 0);
 
         await AssertProblemAsync(await legal.DeleteAsync($"{s}/audit/logs/{requestId}"), HttpStatusCode.Forbidden, "forbidden");
@@ -67,7 +67,7 @@ public sealed class AuditDeletionTests
         Assert.Equal(before.Count, events.Count(e => before.Any(b => b["id"]!.GetValue<string>() == e["id"]!.GetValue<string>())));
 
         // audit.db and its WAL no longer hold the deleted content; the kept event is still there.
-        var audit = DataFolder.ReadAll(app.DataDirectory).Where(f => f.Name.StartsWith("audit.db", StringComparison.Ordinal)).ToList();
+        var audit = DataFolderBytes.ReadAll(app.DataDirectory).Where(f => f.Name.StartsWith("audit.db", StringComparison.Ordinal)).ToList();
         Assert.All(audit, f => Assert.True(f.Bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes("deleted-marker-4711")) < 0, $"The deleted event's content is in {f.Name}"));
         Assert.Contains(audit, f => f.Bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes("kept-marker-4712")) >= 0);
     }

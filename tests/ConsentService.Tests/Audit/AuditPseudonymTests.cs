@@ -52,7 +52,7 @@ public sealed class AuditPseudonymTests
         using var raw = app.Client(site.AdminKey);
         Assert.DoesNotContain("pseudonym-marker-7319", await raw.GetStringAsync($"{s}/audit/logs?limit=1000"));
         Assert.DoesNotContain("pseudonym-marker-7319", await raw.GetStringAsync($"{s}/audit/logs/export"));
-        var audit = DataFolder.ReadAll(app.DataDirectory).Where(f => f.Name.StartsWith("audit.db", StringComparison.Ordinal)).ToList();
+        var audit = DataFolderBytes.ReadAll(app.DataDirectory).Where(f => f.Name.StartsWith("audit.db", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(audit);
         Assert.All(audit, f => Assert.True(f.Bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes("pseudonym-marker-7319")) < 0, $"The id is in {f.Name}"));
         Assert.Contains(audit, f => f.Bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(pseudonym)) >= 0);

@@ -34,7 +34,7 @@ public sealed class ErasureForensicsTests
             using var legal = app.ClientWithKey(site.LegalKey);
             Assert.Equal(HttpStatusCode.NoContent, (await legal.DeleteAsync($"/v1/sites/{site.Id}/subjects/{traces.SubjectId}")).StatusCode);
 
-            DataFolder.AssertHoldsNone(directory, traces.Needles, traces.SubjectId, traces.Commitment);
+            DataFolderBytes.AssertHoldsNone(directory, traces.Needles, traces.SubjectId, traces.Commitment);
         }
 
         using (var restarted = new ConsentApiFactory { DataDirectory = directory })
@@ -46,7 +46,7 @@ public sealed class ErasureForensicsTests
             Assert.True(report["valid"]!.GetValue<bool>(), report.ToJsonString());
             await restarted.RecordAsync(site.Id, new { subjectId = bystander, policyVersion = 1, method = "withdraw" });
 
-            DataFolder.AssertHoldsNone(directory, traces.Needles, traces.SubjectId, traces.Commitment);
+            DataFolderBytes.AssertHoldsNone(directory, traces.Needles, traces.SubjectId, traces.Commitment);
         }
     }
 
@@ -95,13 +95,14 @@ public sealed class ErasureForensicsTests
         Assert.Equal(HttpStatusCode.NoContent, (await erasure.WaitAsync(TimeSpan.FromSeconds(30))).StatusCode);
         await stop.CancelAsync();
         Assert.All(await Task.WhenAll(readers), reads => Assert.True(reads > 0));
-        DataFolder.AssertHoldsNone(app.DataDirectory, traces.Needles, traces.SubjectId, traces.Commitment);
+        DataFolderBytes.AssertHoldsNone(app.DataDirectory, traces.Needles, traces.SubjectId, traces.Commitment);
     }
 
     [Fact]
     public async Task Retention_shredding_leaves_nothing_behind_either()
     {
-        using var app = new ConsentApiFactory();
+        // 11 quiet days pass below with nothing recorded: more than the clock guard's default lead of one day.
+        using var app = new ConsentApiFactory { Settings = new Dictionary<string, string> { ["Retention:MaxClockLead"] = "30.00:00:00" } };
         var site = await app.CreateSiteAsync(new { name = "Short memory", retentionDays = 30 });
         var traces = await LeaveTracesAsync(app, site);
         app.Time.Advance(TimeSpan.FromDays(20));
@@ -119,11 +120,11 @@ public sealed class ErasureForensicsTests
 
         Assert.Equal(HttpStatusCode.OK, (await legal.GetAsync($"/v1/sites/{site.Id}/subjects/{recent}/history")).StatusCode);
         // No answer to wait for here: the job's scrub follows its commit within moments.
-        while (DataFolder.Find(app.DataDirectory, traces.Needles, traces.SubjectId, traces.Commitment).Count > 0 && DateTime.UtcNow < deadline)
+        while (DataFolderBytes.Find(app.DataDirectory, traces.Needles, traces.SubjectId, traces.Commitment).Count > 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
-        DataFolder.AssertHoldsNone(app.DataDirectory, traces.Needles, traces.SubjectId, traces.Commitment);
+        DataFolderBytes.AssertHoldsNone(app.DataDirectory, traces.Needles, traces.SubjectId, traces.Commitment);
     }
 
     /// <summary>
@@ -160,78 +161,26 @@ public sealed class ErasureForensicsTests
         using var checker = app.ClientWithKey(site.CheckKey);
         Assert.Equal(HttpStatusCode.OK, (await checker.GetAsync($"/v1/sites/{site.Id}/subjects/{subject}/consent")).StatusCode);
 
-        var commitment = await CommitmentAsync(app.DatabasePath, subject);
+        var commitment = (await ColumnAsync(app.DatabasePath, "subject_commitment", subject)).Single();
+        // The store keeps an idempotency key only as a hash scoped to its caller (the raw key is never written):
+        // that fingerprint names the subject's requests too, so it must go with the erasure.
+        var storedKeys = await ColumnAsync(app.DatabasePath, "idempotency_key", subject);
+        Assert.Equal(keys.Count, storedKeys.Count);
         // Sanity: the needles are there before the erasure, so their absence afterwards means something.
-        DataFolder.AssertHoldsEach(app.DataDirectory, [subject, marker, "Firefox 4321 (Linux)", locale, .. keys]);
-        return new Traces(subject, commitment, [subject, marker, "Firefox 4321 (Linux)", locale, .. keys]);
+        DataFolderBytes.AssertHoldsEach(app.DataDirectory, [subject, marker, "Firefox 4321 (Linux)", locale, .. storedKeys]);
+        return new Traces(subject, commitment, [subject, marker, "Firefox 4321 (Linux)", locale, .. storedKeys, .. keys]);
     }
 
-    private static async Task<string> CommitmentAsync(string databasePath, string subject)
+    private static async Task<List<string>> ColumnAsync(string databasePath, string column, string subject)
     {
         await using var connection = new SqliteConnection($"Data Source={databasePath};Mode=ReadOnly;Pooling=False");
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT DISTINCT subject_commitment FROM consents WHERE subject_id = $subject";
+        command.CommandText = $"SELECT DISTINCT {column} FROM consents WHERE subject_id = $subject";
         command.Parameters.AddWithValue("$subject", subject);
-        return (string)(await command.ExecuteScalarAsync())!;
-    }
-}
-
-/// <summary>Reads a data folder the way someone with a copy of the disk would.</summary>
-public static class DataFolder
-{
-    public static IReadOnlyList<(string Name, byte[] Bytes)> ReadAll(string directory) =>
-        [.. Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
-            .Select(path => (Path.GetRelativePath(directory, path), ReadShared(path)))];
-
-    public static void AssertHoldsEach(string directory, IEnumerable<string> needles)
-    {
-        var files = ReadAll(directory);
-        foreach (var needle in needles)
-        {
-            var bytes = Encoding.UTF8.GetBytes(needle);
-            Assert.True(files.Any(f => f.Bytes.AsSpan().IndexOf(bytes) >= 0), $"'{needle}' was never written: the test proves nothing");
-        }
-    }
-
-    /// <summary>No file contains any needle (UTF-8), and no 32-byte window of any file is the key behind <paramref name="commitment"/>.</summary>
-    public static void AssertHoldsNone(string directory, IEnumerable<string> needles, string subjectId, string commitment)
-    {
-        var found = Find(directory, needles, subjectId, commitment);
-        Assert.True(found.Count == 0, string.Join("; ", found));
-    }
-
-    /// <summary>Where the needles and the key behind <paramref name="commitment"/> were found.</summary>
-    public static List<string> Find(string directory, IEnumerable<string> needles, string subjectId, string commitment)
-    {
-        var files = ReadAll(directory);
-        Assert.Contains(files, f => f.Name == "consent.db");
-        var found = (from file in files
-                     from needle in needles
-                     where file.Bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(needle)) >= 0
-                     select $"'{needle}' in {file.Name}").ToList();
-
-        var target = Convert.FromHexString(commitment);
-        var id = Encoding.UTF8.GetBytes(subjectId);
-        Span<byte> mac = stackalloc byte[32];
-        foreach (var (name, bytes) in files)
-        {
-            for (var at = 0; at + 32 <= bytes.Length; at++)
-            {
-                var window = bytes.AsSpan(at, 32);
-                if (!window.ContainsAnyExcept((byte)0)) continue; // zeroed space: not a random key
-                HMACSHA256.HashData(window, id, mac);
-                if (mac.SequenceEqual(target)) found.Add($"the subject's key in {name} at offset {at}: the shredding is undone");
-            }
-        }
-        return found;
-    }
-
-    private static byte[] ReadShared(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return copy.ToArray();
+        var values = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) values.Add(reader.GetString(0));
+        return values;
     }
 }
