@@ -39,17 +39,12 @@ if (!w.ConsentService) {
   };
 
   const release = gate(d, has);
-  // localStorage, opened on first use: the first touch is a synchronous round trip to the browser
+  // localStorage, touched only when used: the first touch is a synchronous round trip to the browser
   // process (a storage-access check, then loading the area), 1 to 50 ms on a busy machine, so it
   // comes after the banner. Blocked storage (sandboxed frames, some privacy modes) throws here, and
   // the callers keep to memory.
-  let ls;
-  const open = () => (ls = ls || localStorage);
-  const storage = {
-    getItem: (k) => open().getItem(k),
-    setItem: (k, v) => open().setItem(k, v),
-    removeItem: (k) => open().removeItem(k),
-  };
+  const storage = {};
+  for (const m of ['getItem', 'setItem', 'removeItem']) storage[m] = (...a) => localStorage[m](...a);
   const me = keeper(storage, 'consent_secret_' + config.siteId);
   const save = () => (d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:'));
   // Every post names the browser's subject and proves it with the secret kept beside the id.
@@ -145,7 +140,6 @@ if (!w.ConsentService) {
   release();
   // Decisions left from an earlier page: sent once this one has had its first frame (the first
   // storage read is the round trip above).
-  if (d.hidden) setTimeout(queue.flush);
-  else requestAnimationFrame(() => setTimeout(queue.flush));
+  (d.hidden ? setTimeout : requestAnimationFrame)(() => setTimeout(queue.flush));
   w.addEventListener('online', queue.flush);
 }
