@@ -43,12 +43,12 @@ if (!w.ConsentService) {
   };
 
   const release = gate(d, has);
-  let storage;
-  try {
-    storage = localStorage;
-  } catch {
-    // Blocked storage (sandboxed frames, some privacy modes): the outbox keeps to memory.
-  }
+  // localStorage, touched only when used: the first touch is a synchronous round trip to the browser
+  // process (a storage-access check, then loading the area), 1 to 50 ms on a busy machine, so it
+  // comes after the banner. Blocked storage (sandboxed frames, some privacy modes) throws here, and
+  // the callers keep to memory.
+  const storage = {};
+  for (const m of ['getItem', 'setItem', 'removeItem']) storage[m] = (...a) => localStorage[m](...a);
   const me = keeper(storage, 'consent_secret_' + config.siteId);
   const save = () => (d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:'));
   // Every post names the browser's subject and proves it with the secret kept beside the id.
@@ -108,7 +108,11 @@ if (!w.ConsentService) {
     act: record,
     gpc,
   });
-  const whenReady = (fn) => (d.readyState == 'loading' ? d.addEventListener('DOMContentLoaded', fn) : fn());
+  const whenReady = (fn) => (d.body ? fn() : d.addEventListener('DOMContentLoaded', fn));
+  // The banner goes up as soon as there is a body to put it in: no wait for the rest of the page
+  // (DOMContentLoaded), so a script that runs while the page is still parsing shows it at once.
+  let asked;
+  const ask = () => asked || !d.body || current() || ((asked = 1), view.banner());
 
   w.ConsentService = {
     ready: Promise.resolve().then(get),
@@ -128,12 +132,18 @@ if (!w.ConsentService) {
   } else if (current()) {
     apply();
   }
-  // Tags parsed or inserted later, by the page or by released scripts.
+  // First the banner, then what can wait for it: the scan for gated tags (none may run before a
+  // decision but those of required purposes) and the outbox.
+  ask();
+  // Tags parsed or inserted later, by the page or by released scripts; and the body, for a script
+  // that ran before it existed.
   new MutationObserver((changes) => {
+    ask();
     if (changes.some((c) => [...c.addedNodes].some((n) => n.nodeType == 1 && (n.matches(SELECTOR) || n.querySelector(SELECTOR))))) release();
   }).observe(d.documentElement, { childList: true, subtree: true });
   release();
-  queue.flush();
+  // Decisions left from an earlier page: sent once this one has had its first frame (the first
+  // storage read is the round trip above).
+  (d.hidden ? setTimeout : requestAnimationFrame)(() => setTimeout(queue.flush));
   w.addEventListener('online', queue.flush);
-  if (!current()) whenReady(view.banner);
 }

@@ -56,7 +56,7 @@ export function ui(doc, config, texts, locale, on) {
   ...config.purposes.map(purpose),
   el('div', { class: 'cs-a' }, button('reject_all', texts.rejectAll), button('accept_all', texts.acceptAll), button('save', texts.save)))];
 
-  const show = (view) => {
+  const show = (view, soon) => {
     if (!root) {
       doc.head.append(el('style', {}, CSS));
       root = el('div', { id: 'cs-root', lang: locale });
@@ -66,7 +66,13 @@ export function ui(doc, config, texts, locale, on) {
     if (!root.firstChild) opener = doc.activeElement;
     root.replaceChildren(...view);
     if (!root.isConnected) doc.body.append(root);
-    view[view.length - 1].focus();
+    const target = view[view.length - 1];
+    const focus = () => target.isConnected && target.focus();
+    // focus() lays the page out at once. The banner that opens on load takes focus with its first
+    // frame, whose layout that is anyway: no layout forced while the script (and often the page's
+    // parser, which adds content after it) is still changing the DOM. A dialog the visitor opened
+    // takes it now.
+    soon ? requestAnimationFrame(focus) : focus();
   };
 
   const close = () => {
@@ -112,5 +118,5 @@ export function ui(doc, config, texts, locale, on) {
     }
   });
 
-  return { banner: () => show(banner()), preferences: () => show(preferences()), close };
+  return { banner: () => show(banner(), 1), preferences: () => show(preferences()), close };
 }

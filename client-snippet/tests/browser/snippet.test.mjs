@@ -623,6 +623,56 @@ test('the JS API: ready, get, has, onChange, set, rejectAll, withdraw, show, and
   await ctx.close();
 });
 
+for (const where of ['body', 'head']) {
+  test(`the banner goes up as soon as there is a body (snippet tag in the ${where}): before the rest of the page is parsed, before any storage round trip, no forced layout`, async () => {
+    const site = await client.createSite(siteOptions());
+    // A sync snippet tag (as some sites embed it), then the page's own blocking script in the body:
+    // the parser waits 300 ms for it, and it notes whether the banner is there already. In the head,
+    // the snippet runs before the body exists and must put the banner up once it does.
+    const slow = { '/slow.js': { body: "__log.push('parser blocked, banner ' + !!document.querySelector('[data-consent-banner]'))", delay: 300 } };
+    const { ctx } = await context(browser, { trackers: { ...trackers, ...slow } });
+    const p = await ctx.newPage();
+    const tag = `<script src="${service.url}/v1/sites/${site.id}/consent.js"></script>`;
+    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test shop</title>
+<script>
+window.__log = [];
+const banner = () => !!document.querySelector('[data-consent-banner]');
+// The first touch of localStorage is a synchronous round trip to the browser process: not before the banner.
+const own = Object.getOwnPropertyDescriptor(window, 'localStorage') || Object.getOwnPropertyDescriptor(Window.prototype, 'localStorage');
+let touched;
+Object.defineProperty(window, 'localStorage', { configurable: true, get() { touched ||= (__log.push('storage, banner ' + banner()), 1); return own.get.call(window); } });
+document.addEventListener('DOMContentLoaded', () => __log.push('DOMContentLoaded, banner ' + banner()));
+</script>${where == 'head' ? tag : ''}</head><body><h1>Test shop</h1>
+${where == 'body' ? tag : ''}
+<script src="${TRACKER}/slow.js"></script>
+<p>The rest of the page.</p>
+</body></html>`;
+    // A Chromium trace of the load: the snippet's evaluation must not force a layout (the banner's
+    // first layout is its first frame's), a structural check rather than a timing.
+    const cdp = await browser.newBrowserCDPSession();
+    const events = [];
+    cdp.on('Tracing.dataCollected', ({ value }) => events.push(...value));
+    const complete = new Promise((r) => cdp.once('Tracing.tracingComplete', r));
+    await cdp.send('Tracing.start', { traceConfig: { includedCategories: ['devtools.timeline'] }, transferMode: 'ReportEvents' });
+    await p.goto(pages.add(html));
+    await banner(p).waitFor();
+    await p.waitForFunction(() => __log.some((e) => e.startsWith('storage')), null, { timeout: 10000 });
+    await cdp.send('Tracing.end');
+    await complete;
+    await cdp.detach();
+
+    // The storage read waits for a frame, which may come while the parser waits for slow.js: any order.
+    const log = await p.evaluate(() => window.__log);
+    assert.deepEqual([...log].sort(), ['DOMContentLoaded, banner true', 'parser blocked, banner true', 'storage, banner true']);
+    assert.equal(await p.evaluate(() => !!document.activeElement.closest('[data-consent-banner]')), true, 'focus moved into the banner');
+    const evaluation = events.find((e) => e.name == 'EvaluateScript' && e.args?.data?.url?.includes('/consent.js'));
+    assert.ok(evaluation && evaluation.dur > 0, 'the trace has the snippet\'s evaluation');
+    const inside = events.filter((e) => e.pid == evaluation.pid && e.tid == evaluation.tid && e.ts >= evaluation.ts && e.ts < evaluation.ts + evaluation.dur);
+    assert.equal(inside.filter((e) => e.name == 'Layout').length, 0, 'no layout forced while the snippet runs');
+    await ctx.close();
+  });
+}
+
 /** Content-Security-Policy violations the page reports, and console errors (where Chromium logs refusals). */
 function cspViolations(p) {
   const seen = [];
