@@ -8,10 +8,12 @@ REPO=$(cd "$BENCH_DIR/.." && pwd)
 DLL="$REPO/src/ConsentService/bin/Release/net10.0/ConsentService.dll"
 OPERATOR_KEY="cso_bench-operator-key-0123456789abcdef"
 WORK=$(mktemp -d /tmp/consent-bench.XXXXXX)
-SERVICE_PID="" REDIS_PORT="" BASE=""
+SERVICE_PID="" REDIS_PORT="" BASE="" ANCHOR_PID="" ANCHOR=""
+ANCHOR_DLL="$BENCH_DIR/anchor/bin/Release/net10.0/Anchor.dll"
 
 cleanup() {
   [ -n "$SERVICE_PID" ] && kill "$SERVICE_PID" 2>/dev/null && wait "$SERVICE_PID" 2>/dev/null
+  [ -n "$ANCHOR_PID" ] && kill "$ANCHOR_PID" 2>/dev/null && wait "$ANCHOR_PID" 2>/dev/null
   [ -n "$REDIS_PORT" ] && redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
   rm -rf "$WORK"
 }
@@ -22,9 +24,25 @@ source "$REPO/scripts/need-apt.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 build_release() {
-  echo "== build: Release"
-  dotnet build "$REPO/src/ConsentService" -c Release -nologo -v quiet -p:CI=true >"$WORK/build.log" 2>&1 \
+  echo "== build: Release (service and the bare anchor)"
+  { dotnet build "$REPO/src/ConsentService" -c Release -nologo -v quiet -p:CI=true \
+      && dotnet build "$BENCH_DIR/anchor" -c Release -nologo -v quiet; } >"$WORK/build.log" 2>&1 \
     || { cat "$WORK/build.log"; exit 1; }
+}
+
+# The floor: a bare minimal API (bench/anchor) in Production, on its own port; sets ANCHOR.
+start_anchor() {
+  local port
+  port=$(free_port)
+  ANCHOR="http://127.0.0.1:$port"
+  (cd "$(dirname "$ANCHOR_DLL")" && exec env ASPNETCORE_ENVIRONMENT=Production dotnet "$ANCHOR_DLL" --urls "$ANCHOR" \
+      >"$WORK/anchor.log" 2>&1) &
+  ANCHOR_PID=$!
+  for _ in $(seq 300); do
+    curl -fsS "$ANCHOR/plain" >/dev/null 2>&1 && { echo "== anchor: $ANCHOR (pid $ANCHOR_PID)"; return 0; }
+    sleep 0.1
+  done
+  echo "the anchor did not start:"; cat "$WORK/anchor.log"; exit 1
 }
 
 start_redis() {
