@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 
 namespace ConsentService.Storage.Sqlite;
@@ -17,6 +18,11 @@ internal static class SqliteCommands
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
+        return Bind(command, tx, parameters);
+    }
+
+    private static SqliteCommand Bind(SqliteCommand command, SqliteTransaction? tx, (string Name, object? Value)[] parameters)
+    {
         command.Transaction = tx;
         foreach (var (name, value) in parameters)
         {
@@ -27,27 +33,83 @@ internal static class SqliteCommands
 
     public static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? tx, string sql, CancellationToken ct, params (string, object?)[] parameters)
     {
-        await using var command = Command(connection, tx, sql, parameters);
-        await command.ExecuteNonQueryAsync(ct);
+        var command = Lease(connection, tx, sql, parameters, out var shared);
+        try
+        {
+            await command.ExecuteNonQueryAsync(ct);
+        }
+        finally
+        {
+            if (!shared) await command.DisposeAsync();
+        }
     }
 
     public static async Task<T?> ScalarAsync<T>(SqliteConnection connection, SqliteTransaction? tx, string sql, CancellationToken ct, params (string, object?)[] parameters)
     {
-        await using var command = Command(connection, tx, sql, parameters);
-        var value = await command.ExecuteScalarAsync(ct);
-        return value is null or DBNull ? default : (T)value;
+        var command = Lease(connection, tx, sql, parameters, out var shared);
+        try
+        {
+            var value = await command.ExecuteScalarAsync(ct);
+            return value is null or DBNull ? default : (T)value;
+        }
+        finally
+        {
+            if (!shared) await command.DisposeAsync();
+        }
     }
 
     public static async Task<List<T>> QueryAsync<T>(SqliteConnection connection, SqliteTransaction? tx, string sql, Func<DbDataReader, T> read, CancellationToken ct, params (string, object?)[] parameters)
     {
-        await using var command = Command(connection, tx, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(ct))
+        var command = Lease(connection, tx, sql, parameters, out var shared);
+        try
         {
-            rows.Add(read(reader));
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            var rows = new List<T>();
+            while (await reader.ReadAsync(ct))
+            {
+                rows.Add(read(reader));
+            }
+            return rows;
         }
-        return rows;
+        finally
+        {
+            if (!shared) await command.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Statements run in a transaction of a connection given to <see cref="KeepPrepared"/> (a store's one
+    /// writer, whose writes all run one after another) are prepared once and reused: SQLite parses each
+    /// statement's SQL once instead of on every write, which the single writer would otherwise pay for
+    /// every statement of every write.
+    /// </summary>
+    private static readonly ConditionalWeakTable<SqliteConnection, Dictionary<string, SqliteCommand>> Prepared = [];
+
+    public static void KeepPrepared(SqliteConnection connection) => Prepared.AddOrUpdate(connection, new(StringComparer.Ordinal));
+
+    /// <summary>Disposes the statements kept for <paramref name="connection"/>, before it closes.</summary>
+    public static void ReleasePrepared(SqliteConnection connection)
+    {
+        if (!Prepared.TryGetValue(connection, out var commands)) return;
+        Prepared.Remove(connection);
+        foreach (var command in commands.Values) command.Dispose();
+    }
+
+    private static SqliteCommand Lease(SqliteConnection connection, SqliteTransaction? tx, string sql, (string Name, object? Value)[] parameters, out bool shared)
+    {
+        if (tx is null || !Prepared.TryGetValue(connection, out var commands))
+        {
+            shared = false;
+            return Command(connection, tx, sql, parameters);
+        }
+        shared = true;
+        if (!commands.TryGetValue(sql, out var command))
+        {
+            commands[sql] = command = connection.CreateCommand();
+            command.CommandText = sql;
+        }
+        command.Parameters.Clear();
+        return Bind(command, tx, parameters);
     }
 
     /// <summary>Zero deleted and overwritten content instead of leaving it in free space; applies to the connection it runs on.</summary>

@@ -54,6 +54,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
                     $"{writer.DataSource} has schema version {version}, this build needs {SchemaVersion}: it was made by an earlier development build. Move it away to start afresh.");
             }
             await ExecuteAsync(writer, null, Schema + $"PRAGMA user_version = {SchemaVersion};", ct);
+            KeepPrepared(writer);
             _writer = writer;
         }
         finally
@@ -808,6 +809,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     {
         if (_writer is not null)
         {
+            ReleasePrepared(_writer);
             await _writer.DisposeAsync();
         }
         _writeGate.Dispose();
