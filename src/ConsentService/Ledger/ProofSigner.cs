@@ -63,15 +63,12 @@ public sealed partial class ProofSigner : IDisposable
         var p = key.ExportParameters(includePrivateParameters: false);
         PublicKey = new SigningKey(Thumbprint(p.Q.X!, p.Q.Y!), Secrets.Base64Url(p.Q.X!), Secrets.Base64Url(p.Q.Y!), DateTimeOffset.MinValue);
         KeyId = PublicKey.Kid;
-        PublicJwk = new JsonObject { ["kty"] = "EC", ["crv"] = "P-256", ["x"] = PublicKey.X, ["y"] = PublicKey.Y, ["kid"] = KeyId, ["use"] = "sig", ["alg"] = "ES256" };
     }
 
     public string KeyId { get; }
 
     /// <summary>This instance's public key (its activation time is set when it is registered).</summary>
     public SigningKey PublicKey { get; }
-
-    public JsonObject PublicJwk { get; }
 
     /// <summary>RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order, no spaces.</summary>
     public static string Thumbprint(byte[] x, byte[] y) => Secrets.Base64Url(SHA256.HashData(Encoding.UTF8.GetBytes(
@@ -194,12 +191,6 @@ public sealed partial class ProofSigner : IDisposable
         var signature = _key.SignData(Encoding.ASCII.GetBytes($"{header}.{body}"), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
         return $"{header}.{body}.{Secrets.Base64Url(signature)}";
     }
-
-    /// <summary>
-    /// The payload of a JWS signed with THIS instance's key, or null when the signature does not hold. To check
-    /// anything the deployment issued, with the key its header names, use <see cref="SigningKeyRing.Verify"/>.
-    /// </summary>
-    public JsonObject? Verify(string jws) => SigningKeyRing.Verify(jws, [PublicKey]).Payload;
 
     public void Dispose() => _key.Dispose();
 

@@ -112,18 +112,9 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         return keys.Count == 0 ? null : keys[0];
     }
 
-    public async Task<bool> RevokeApiKeyAsync(string siteId, string keyId, DateTimeOffset revokedAt, CancellationToken ct)
-    {
-        var found = false;
-        await WriteAsync(async (connection, tx) =>
-        {
-            await ExecuteAsync(connection, tx,
-                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $at) WHERE site_id = $site AND id = $id", ct,
-                ("$at", Millis(revokedAt)), ("$site", siteId), ("$id", keyId));
-            found = await ScalarAsync<long>(connection, tx, "SELECT changes()", ct) > 0;
-        }, ct);
-        return found;
-    }
+    public Task<bool> RevokeApiKeyAsync(string siteId, string keyId, DateTimeOffset revokedAt, CancellationToken ct) =>
+        WriteChangesAsync("UPDATE api_keys SET revoked_at = coalesce(revoked_at, $at) WHERE site_id = $site AND id = $id", ct,
+            ("$at", Millis(revokedAt)), ("$site", siteId), ("$id", keyId));
 
     private static ApiKey ReadApiKey(DbDataReader r) => new(
         r.GetString(r.GetOrdinal("id")),
@@ -381,22 +372,14 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         return newest is { } millis ? FromMillis(millis) : null;
     }
 
-    public async Task<bool> AddCheckpointAsync(Checkpoint checkpoint, CancellationToken ct)
-    {
-        var added = false;
-        await WriteAsync(async (connection, tx) =>
-        {
-            await ExecuteAsync(connection, tx,
-                """
-                INSERT INTO checkpoints (site_id, tree_size, root_hash, signed_at, signature)
-                VALUES ($site, $size, $root, $at, $signature) ON CONFLICT DO NOTHING
-                """, ct,
-                ("$site", checkpoint.SiteId), ("$size", checkpoint.TreeSize), ("$root", checkpoint.RootHash),
-                ("$at", Millis(checkpoint.SignedAt)), ("$signature", checkpoint.Signature));
-            added = await ScalarAsync<long>(connection, tx, "SELECT changes()", ct) > 0;
-        }, ct);
-        return added;
-    }
+    public Task<bool> AddCheckpointAsync(Checkpoint checkpoint, CancellationToken ct) =>
+        WriteChangesAsync(
+            """
+            INSERT INTO checkpoints (site_id, tree_size, root_hash, signed_at, signature)
+            VALUES ($site, $size, $root, $at, $signature) ON CONFLICT DO NOTHING
+            """, ct,
+            ("$site", checkpoint.SiteId), ("$size", checkpoint.TreeSize), ("$root", checkpoint.RootHash),
+            ("$at", Millis(checkpoint.SignedAt)), ("$signature", checkpoint.Signature));
 
     public async Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(string siteId, CancellationToken ct)
     {
@@ -452,17 +435,8 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         return result;
     }
 
-    public async Task<bool> MarkSigningKeyCompromisedAsync(string kid, DateTimeOffset from, CancellationToken ct)
-    {
-        var found = false;
-        await WriteAsync(async (connection, tx) =>
-        {
-            await ExecuteAsync(connection, tx, "UPDATE signing_keys SET compromised_at = $at WHERE kid = $kid", ct,
-                ("$at", Millis(from)), ("$kid", kid));
-            found = await ScalarAsync<long>(connection, tx, "SELECT changes()", ct) > 0;
-        }, ct);
-        return found;
-    }
+    public Task<bool> MarkSigningKeyCompromisedAsync(string kid, DateTimeOffset from, CancellationToken ct) =>
+        WriteChangesAsync("UPDATE signing_keys SET compromised_at = $at WHERE kid = $kid", ct, ("$at", Millis(from)), ("$kid", kid));
 
     private static SigningKey ReadSigningKey(DbDataReader r) => new(
         r.GetString(r.GetOrdinal("kid")),
@@ -774,6 +748,18 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     private sealed record PendingWrite(Func<SqliteConnection, SqliteTransaction, Task> Work, bool Scrub, CancellationToken Ct)
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Runs one statement as a write of its own; whether it changed a row.</summary>
+    private async Task<bool> WriteChangesAsync(string sql, CancellationToken ct, params (string, object?)[] parameters)
+    {
+        var changed = false;
+        await WriteAsync(async (connection, tx) =>
+        {
+            await ExecuteAsync(connection, tx, sql, ct, parameters);
+            changed = await ScalarAsync<long>(connection, tx, "SELECT changes()", ct) > 0;
+        }, ct);
+        return changed;
     }
 
     private Task<SqliteConnection> OpenReadAsync(CancellationToken ct) => OpenAsync(connectionString, ct);
