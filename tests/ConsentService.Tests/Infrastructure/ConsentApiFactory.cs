@@ -140,6 +140,30 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
 
     public IConsentStore Store => Services.GetRequiredService<IConsentStore>();
 
+    /// <summary>
+    /// The test host runs the app's Main on a thread of its own, and that thread disposes the app (and with it
+    /// the data folder's lock) only after this factory's Dispose has returned. A restart on the same folder, or a
+    /// test reading the folder's files, waits until the lock is free, as a new process would find it after the
+    /// old one exited.
+    /// </summary>
+    private void WaitForDataFolderRelease()
+    {
+        var lockFile = Path.Combine(DataDirectory, DataFolder.LockFileName);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (File.Exists(lockFile))
+        {
+            try
+            {
+                using var probe = new FileStream(lockFile, FileMode.Open, FileAccess.Read, FileShare.None);
+                return;
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+            }
+        }
+    }
+
     protected override void Dispose(bool disposing)
     {
         try
@@ -152,6 +176,7 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
         }
         if (SharesDatabaseWith is not null) return; // the first instance's folder: it deletes it
         SqliteConnection.ClearAllPools();
+        WaitForDataFolderRelease();
         if (KeepDataDirectory) return;
         try
         {
