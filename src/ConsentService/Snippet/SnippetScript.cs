@@ -1,5 +1,3 @@
-using System.IO.Compression;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -8,12 +6,8 @@ using System.Text.Unicode;
 using ConsentService.Infrastructure;
 using ConsentService.Policies;
 using ConsentService.Sites;
-using Microsoft.Extensions.Caching.Memory;
 
 namespace ConsentService.Snippet;
-
-/// <summary>One rendering of <c>consent.js</c>: its bytes, gzipped bytes, and the strong ETag of each.</summary>
-public sealed record RenderedSnippet(byte[] Body, string ETag, byte[] Gzipped, string GzippedETag);
 
 /// <summary>
 /// The built snippet (client-snippet/, built with esbuild into <c>Snippet/consent.min.js</c> and
@@ -80,35 +74,6 @@ public static class SnippetScript
     /// <summary>The script with <paramref name="config"/> inlined.</summary>
     public static string Render(SnippetConfig config) =>
         Parts.Value.Head + JsonSerializer.Serialize(config, InlineJson) + Parts.Value.Tail;
-
-    /// <summary>
-    /// Rendered scripts by content: one per site, policy version and jurisdiction, so hashing and
-    /// gzip happen once, not per request. Bounded all the same.
-    /// Its own cache, so it works whichever read cache the service is configured with.
-    /// </summary>
-    private static readonly MemoryCache Rendered = new(new MemoryCacheOptions { SizeLimit = 1024 });
-
-    /// <summary>The bytes to serve for <paramref name="script"/>, plain and gzipped, with their ETags.</summary>
-    public static RenderedSnippet Encode(string script) =>
-        Rendered.GetOrCreate(script, entry =>
-        {
-            entry.Size = 1;
-            entry.SlidingExpiration = TimeSpan.FromMinutes(10);
-            return Compress(script);
-        })!;
-
-    private static RenderedSnippet Compress(string script)
-    {
-        var body = Encoding.UTF8.GetBytes(script);
-        using var buffer = new MemoryStream();
-        using (var gzip = new GZipStream(buffer, CompressionLevel.SmallestSize))
-        {
-            gzip.Write(body);
-        }
-        var tag = Convert.ToBase64String(SHA256.HashData(body)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        // A strong validator names one representation: the gzipped bytes get their own tag.
-        return new RenderedSnippet(body, $"\"{tag}\"", buffer.ToArray(), $"\"{tag}-gz\"");
-    }
 
     private static (string, string) Load()
     {

@@ -263,7 +263,7 @@ public sealed class SnippetTests(ConsentApiFactory factory, ITestOutputHelper ou
         var site = await factory.CreateSiteAsync();
         using var client = factory.CreateClient();
         var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/sites/{site.Id}/consent.js");
-        request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip;q=0, br");
+        request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip;q=0, br;q=0");
         var response = await client.SendAsync(request);
         Assert.Empty(response.Content.Headers.ContentEncoding);
         Assert.StartsWith("(()=>{", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
