@@ -150,6 +150,12 @@ public static class SiteAuthorization
 public sealed record PresentedKey(string Token, ApiKey? Key, bool Operator)
 {
     public bool IsValid => Operator || Key is not null;
+
+    /// <summary>The rate limiter's bucket for this key's checks: by key id, built once per request that has a key.</summary>
+    public string CheckPartition => "check:" + (Operator ? "operator" : Key?.Id);
+
+    /// <summary>The rate limiter's bucket for this key's other requests.</summary>
+    public string KeyPartition => "key:" + (Operator ? "operator" : Key?.Id);
 }
 
 /// <summary>Marks an endpoint as needing a bearer key: the operator key when <see cref="Role"/> is null.</summary>
