@@ -43,11 +43,12 @@ app.UseKeyAuthorization();
 app.UseBodySizeLimits();
 
 app.MapOpenApi();
-app.UseSwaggerUI(o =>
+// Only under /swagger: the UI's middleware matches every other request's path against regular expressions.
+app.UseWhen(context => context.Request.Path.StartsWithSegments("/swagger", StringComparison.OrdinalIgnoreCase), swagger => swagger.UseSwaggerUI(o =>
 {
     o.SwaggerEndpoint("/openapi/v1.json", "ConsentService v1");
     o.RoutePrefix = "swagger";
-});
+}));
 app.MapHealthEndpoints();
 app.MapSiteEndpoints();
 app.MapPolicyEndpoints();

@@ -12,7 +12,11 @@ namespace ConsentService.Infrastructure;
 /// </summary>
 public static class HeadRequests
 {
-    private static readonly object Rewritten = new();
+    /// <summary>A feature, not an <c>Items</c> entry: asking <c>Items</c> on every GET would create its dictionary.</summary>
+    private sealed class Rewritten
+    {
+        public static readonly Rewritten Instance = new();
+    }
 
     /// <summary>In place of <c>UseRouting()</c>: routes HEAD as GET.</summary>
     public static WebApplication UseRoutingWithHead(this WebApplication app)
@@ -25,7 +29,7 @@ public static class HeadRequests
                 return;
             }
             context.Request.Method = HttpMethods.Get;
-            context.Items[Rewritten] = true;
+            context.Features.Set(Rewritten.Instance);
             var body = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
             context.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(Stream.Null, body));
             try
@@ -35,13 +39,14 @@ public static class HeadRequests
             finally
             {
                 context.Features.Set(body);
+                context.Features.Set<Rewritten>(null);
                 context.Request.Method = HttpMethods.Head;
             }
         });
         app.UseRouting();
         app.Use((context, next) =>
         {
-            if (context.Items.ContainsKey(Rewritten)) context.Request.Method = HttpMethods.Head;
+            if (context.Features.Get<Rewritten>() is not null) context.Request.Method = HttpMethods.Head;
             return next(context);
         });
         return app;

@@ -109,12 +109,14 @@ public static class RateLimits
     private static RateLimitPartition<string> ByRequest(HttpContext context, RateLimitOptions config)
     {
         if (IsExempt(context)) return RateLimitPartition.GetNoLimiter("exempt");
-        if (ValidToken(context) is { } token)
+        if (ValidKey(context) is { } presented)
         {
-            // The hash names the key without keeping it in memory; a check key spends its own, larger budget on checks.
+            // The key's id (or "operator") names the bucket: never the key itself, and no hash of it computed on
+            // every request. A check key spends its own, larger budget on checks.
             var checks = context.GetEndpoint()?.Metadata.GetMetadata<SecuredEndpoint>() is { Role: Sites.SiteRole.Check };
-            var limit = checks ? config.Checks : config.Keys;
-            return RateLimitPartition.GetTokenBucketLimiter($"{(checks ? "check" : "key")}:{Secrets.Sha256Hex(token)}", _ => limit.Bucket());
+            return checks
+                ? RateLimitPartition.GetTokenBucketLimiter(presented.CheckPartition, _ => config.Checks.Bucket())
+                : RateLimitPartition.GetTokenBucketLimiter(presented.KeyPartition, _ => config.Keys.Bucket());
         }
         var site = context.Request.RouteValues["siteId"] as string ?? "";
         var writes = HttpMethods.IsPost(context.Request.Method);
@@ -123,7 +125,7 @@ public static class RateLimits
     }
 
     private static RateLimitPartition<string> ByClient(HttpContext context, RateLimitOptions config) =>
-        IsExempt(context) || ValidToken(context) is not null
+        IsExempt(context) || ValidKey(context) is not null
             ? RateLimitPartition.GetNoLimiter("exempt")
             : RateLimitPartition.GetTokenBucketLimiter($"client:{ClientAddress(context)}", _ => config.PerClient.Bucket());
 
@@ -132,8 +134,8 @@ public static class RateLimits
     /// <see cref="SiteAuthorization.UseKeyLookup"/>); an unknown, revoked or made-up token counts
     /// as anonymous, so a random <c>Authorization</c> header buys no fresh bucket.
     /// </summary>
-    private static string? ValidToken(HttpContext context) =>
-        context.Features.Get<PresentedKey>() is { IsValid: true } presented ? presented.Token : null;
+    private static PresentedKey? ValidKey(HttpContext context) =>
+        context.Features.Get<PresentedKey>() is { IsValid: true } presented ? presented : null;
 
     /// <summary>Probes of the orchestrator must never be refused.</summary>
     private static bool IsExempt(HttpContext context) => context.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace ConsentService.Infrastructure;
@@ -17,30 +18,44 @@ public static class SecurityHeaders
     /// <summary>For everything else (JSON, scripts, CSV): a response opened as a page can load and run nothing.</summary>
     public const string ApiPolicy = "default-src 'none'; frame-ancestors 'none'";
 
+    private static readonly StringValues NoSniff = "nosniff";
+    private static readonly StringValues Deny = "DENY";
+    private static readonly StringValues NoReferrer = "no-referrer";
+    private static readonly StringValues NoStore = "no-store";
+    private static readonly StringValues Html = HtmlPolicy;
+    private static readonly StringValues Api = ApiPolicy;
+
+    /// <summary>One static callback with the context as its state: no closure and no strings built per request.</summary>
+    private static readonly Func<object, Task> SetHeaders = state =>
+    {
+        var context = (HttpContext)state;
+        var response = context.Response;
+        var headers = response.Headers;
+        headers.XContentTypeOptions = NoSniff;
+        headers.XFrameOptions = Deny;
+        // Consent pages and API answers carry site and subject ids in their URLs: no page should leak them onwards.
+        headers["Referrer-Policy"] = NoReferrer;
+        if (headers.ContentSecurityPolicy.Count == 0)
+        {
+            headers.ContentSecurityPolicy = IsHtml(response.ContentType) ? Html : Api;
+        }
+        // API answers are per caller and often personal (checks, histories, exports): no cache keeps them
+        // unless the endpoint said otherwise (consent.js and its config are public and cacheable).
+        if (context.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal) && headers.CacheControl.Count == 0)
+        {
+            headers.CacheControl = NoStore;
+        }
+        return Task.CompletedTask;
+    };
+
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use((context, next) =>
     {
-        var response = context.Response;
-        response.OnStarting(() =>
-        {
-            var headers = response.Headers;
-            headers.XContentTypeOptions = "nosniff";
-            headers.XFrameOptions = "DENY";
-            // Consent pages and API answers carry site and subject ids in their URLs: no page should leak them onwards.
-            headers["Referrer-Policy"] = "no-referrer";
-            if (headers.ContentSecurityPolicy.Count == 0)
-            {
-                var html = response.ContentType is { } type && MediaTypeHeaderValue.TryParse(type, out var media)
-                    && media.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase);
-                headers.ContentSecurityPolicy = html ? HtmlPolicy : ApiPolicy;
-            }
-            // API answers are per caller and often personal (checks, histories, exports): no cache keeps them
-            // unless the endpoint said otherwise (consent.js and its config are public and cacheable).
-            if (context.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal) && headers.CacheControl.Count == 0)
-            {
-                headers.CacheControl = "no-store";
-            }
-            return Task.CompletedTask;
-        });
+        context.Response.OnStarting(SetHeaders, context);
         return next(context);
     });
+
+    /// <summary>The JSON the service mostly answers with is told apart without parsing the header.</summary>
+    private static bool IsHtml(string? type) =>
+        type is { Length: > 0 } && !type.StartsWith("application/", StringComparison.OrdinalIgnoreCase)
+        && MediaTypeHeaderValue.TryParse(type, out var media) && media.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase);
 }

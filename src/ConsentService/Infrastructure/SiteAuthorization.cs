@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using ConsentService.Audit;
 using ConsentService.Sites;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -18,8 +20,27 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
         return header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) ? header[scheme.Length..].Trim() : null;
     }
 
-    public bool IsOperator(string? token) =>
-        token is not null && admin.Value.ApiKey is { Length: > 0 } expected && Secrets.FixedTimeEquals(token, expected);
+    /// <summary>The operator key's SHA-256, computed once (the options of a singleton do not change).</summary>
+    private byte[]? _operatorDigest;
+
+    /// <summary>
+    /// Compared in time independent of where the two differ, as <see cref="Secrets.FixedTimeEquals"/> does,
+    /// but with the operator key hashed once, not on every request.
+    /// </summary>
+    public bool IsOperator(string? token)
+    {
+        if (token is null || admin.Value.ApiKey is not { Length: > 0 } expected) return false;
+        var operatorDigest = _operatorDigest ??= SHA256.HashData(Encoding.UTF8.GetBytes(expected));
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes(token), digest);
+        return CryptographicOperations.FixedTimeEquals(digest, operatorDigest);
+    }
+
+    /// <summary>What <see cref="SiteAuthorization.UseKeyLookup"/> found out about this token already, else the comparison.</summary>
+    private bool IsOperator(HttpContext context, string? token) =>
+        context.Features.Get<PresentedKey>() is { } presented && string.Equals(presented.Token, token, StringComparison.Ordinal)
+            ? presented.Operator
+            : IsOperator(token);
 
     /// <summary>The problem to answer with, or null when the key may proceed.</summary>
     public async Task<ProblemHttpResult?> AuthorizeAsync(
@@ -30,7 +51,7 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
         {
             return Unauthorized(request, "Send a site API key as 'Authorization: Bearer <key>'.");
         }
-        if (IsOperator(token))
+        if (IsOperator(request.HttpContext, token))
         {
             if (await sites.GetAsync(siteId, ct) is null) return Problems.SiteNotFound(siteId);
             request.HttpContext.Features.Set(new AuthenticatedKey(null, AuditRoles.Operator, siteId));
@@ -72,7 +93,7 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
 
     public ProblemHttpResult? AuthorizeOperator(HttpRequest request)
     {
-        if (!IsOperator(BearerToken(request)))
+        if (!IsOperator(request.HttpContext, BearerToken(request)))
         {
             return Unauthorized(request, "Send the operator key (configuration 'Admin:ApiKey') as 'Authorization: Bearer <key>'.");
         }
@@ -150,6 +171,12 @@ public static class SiteAuthorization
 public sealed record PresentedKey(string Token, ApiKey? Key, bool Operator)
 {
     public bool IsValid => Operator || Key is not null;
+
+    /// <summary>The rate limiter's bucket for this key's checks: by key id, built once per request that has a key.</summary>
+    public string CheckPartition => "check:" + (Operator ? "operator" : Key?.Id);
+
+    /// <summary>The rate limiter's bucket for this key's other requests.</summary>
+    public string KeyPartition => "key:" + (Operator ? "operator" : Key?.Id);
 }
 
 /// <summary>Marks an endpoint as needing a bearer key: the operator key when <see cref="Role"/> is null.</summary>

@@ -64,6 +64,23 @@ public sealed class OpenApiAndHealthTests(ConsentApiFactory factory) : IClassFix
     }
 
     [Fact]
+    public async Task Liveness_answered_from_fixed_bytes_keeps_its_body_and_headers()
+    {
+        using var client = factory.CreateClient();
+        // The answer is now fixed bytes written without the health-check service: the same contract as before.
+        using var live = await client.GetAsync("/health/live", HttpCompletionOption.ResponseHeadersRead);
+        var body = await live.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal("""{"status":"Healthy","checks":{}}""", body);
+        Assert.Equal(body.Length, live.Content.Headers.ContentLength);
+        Assert.Equal("application/json", live.Content.Headers.ContentType?.MediaType);
+        Assert.True(live.Headers.CacheControl?.NoStore);
+        Assert.Equal("nosniff", live.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("default-src 'none'; frame-ancestors 'none'", live.Headers.GetValues("Content-Security-Policy").Single());
+    }
+
+    [Fact]
     public async Task Unknown_routes_are_problem_details()
     {
         using var client = factory.CreateClient();
