@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { chromium } from '../client-snippet/node_modules/playwright-core/index.mjs';
+import { html, serveTrivialScript, watch } from './banner-pages.mjs';
 
 const args = process.argv.slice(2);
 const option = (name) => (args.includes(name) ? args.splice(args.indexOf(name), 2)[1] : null);
@@ -21,26 +22,7 @@ const variants = [];
 for (let v; (v = option('--variant'));) variants.push(v.split('='));
 const [base, site, reps = '3'] = args;
 
-const watch = (selector) => `<script>
-window.__visibleAt = null;
-new MutationObserver((_, observer) => {
-  const el = document.querySelector(${JSON.stringify(selector)});
-  if (el && el.checkVisibility()) { window.__visibleAt = performance.now(); performance.mark('visible'); observer.disconnect(); }
-}).observe(document.documentElement, { childList: true, subtree: true, attributes: true });
-</script>`;
-const html = (head) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>${head}</head>
-<body><h1>Shop</h1><p>${'Products and prices. '.repeat(50)}</p></body></html>`;
-const trivialJs = `(function () {
-  var show = function () { var d = document.createElement('div'); d.setAttribute('data-trivial', ''); d.textContent = 'Hello'; document.body.appendChild(d); };
-  document.readyState == 'loading' ? document.addEventListener('DOMContentLoaded', show) : show();
-})();`;
-
-const scripts = createServer((req, res) => {
-  res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'max-age=300' });
-  res.end(trivialJs);
-});
-await new Promise((r) => scripts.listen(0, '127.0.0.1', r));
-const scriptsOrigin = `http://127.0.0.1:${scripts.address().port}`;
+const { server: scripts, origin: scriptsOrigin } = await serveTrivialScript();
 const pages = {
   snippet: { html: html(watch('[data-consent-banner]') + `<script src="${base}/v1/sites/${site}/consent.js" async></script>`), script: '/consent.js' },
   trivial: { html: html(watch('[data-trivial]') + `<script src="${scriptsOrigin}/trivial.js" async></script>`), script: '/trivial.js' },

@@ -5,31 +5,11 @@
 // Usage: node banner.mjs BASE_URL SITE_ID [REPS]
 import { createServer } from 'node:http';
 import { chromium } from '../client-snippet/node_modules/playwright-core/index.mjs';
+import { html, serveTrivialScript, watch } from './banner-pages.mjs';
 
 const [base, site, reps = '15'] = process.argv.slice(2);
 
-// Records when the first element matching SELECTOR is in the DOM and visible.
-const watch = (selector) => `<script>
-window.__visibleAt = null;
-new MutationObserver((_, observer) => {
-  const el = document.querySelector(${JSON.stringify(selector)});
-  if (el && el.checkVisibility()) { window.__visibleAt = performance.now(); observer.disconnect(); }
-}).observe(document.documentElement, { childList: true, subtree: true, attributes: true });
-</script>`;
-const html = (head) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>${head}</head>
-<body><h1>Shop</h1><p>${'Products and prices. '.repeat(50)}</p></body></html>`;
-const trivialJs = `(function () {
-  var show = function () { var d = document.createElement('div'); d.setAttribute('data-trivial', ''); d.textContent = 'Hello'; document.body.appendChild(d); };
-  document.readyState == 'loading' ? document.addEventListener('DOMContentLoaded', show) : show();
-})();`;
-
-// The trivial script comes from its own origin, as consent.js comes from the service's.
-const scripts = createServer((req, res) => {
-  res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'max-age=300' });
-  res.end(trivialJs);
-});
-await new Promise((r) => scripts.listen(0, '127.0.0.1', r));
-const scriptsOrigin = `http://127.0.0.1:${scripts.address().port}`;
+const { server: scripts, origin: scriptsOrigin } = await serveTrivialScript();
 
 const server = createServer((req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
