@@ -11,15 +11,17 @@ public static class DefaultPolicy
             ]),
             new Purpose("analytics", Required: false, LegalBasis.Consent,
             [
-                new Vendor("PostHog", "https://posthog.com/privacy", ["ph_*_posthog"]),
+                // PostHog keeps its distinct id in a cookie and in localStorage, ph_<project key>_posthog.
+                new Vendor("PostHog", "https://posthog.com/privacy", ["ph_*_posthog"], ["ph_*_posthog"]),
                 new Vendor("Google Analytics", "https://policies.google.com/privacy", ["_ga", "_ga_*"]),
                 new Vendor("Sentry", "https://sentry.io/privacy/", []),
                 new Vendor("Axiom", "https://axiom.co/privacy", []),
             ]),
             new Purpose("marketing", Required: false, LegalBasis.Consent,
             [
-                new Vendor("Hotjar", "https://www.hotjar.com/legal/policies/privacy/", ["_hjSessionUser_*", "_hjSession_*"]),
-                new Vendor("Google Ads", "https://policies.google.com/privacy", ["_gcl_au"]),
+                // Every Hotjar cookie and storage key starts with _hj; Google Ads' click ids with _gcl_ (_gcl_au, _gcl_aw…).
+                new Vendor("Hotjar", "https://www.hotjar.com/legal/policies/privacy/", ["_hj*"], ["_hj*"]),
+                new Vendor("Google Ads", "https://policies.google.com/privacy", ["_gcl_*"]),
             ]),
             new Purpose("model_improvement", Required: false, LegalBasis.Consent, []),
         ],

@@ -5,10 +5,13 @@ namespace ConsentService.Policies;
 /// <summary>GDPR Art. 6(1) lawful bases.</summary>
 public enum LegalBasis { Consent, Contract, LegalObligation, VitalInterest, PublicTask, LegitimateInterest }
 
+/// <param name="Cookies">Name patterns of the first-party cookies the vendor sets (literal text and <c>*</c>, e.g. <c>_ga_*</c>): shown in the preferences, and deleted by the snippet when the purpose is refused or withdrawn.</param>
+/// <param name="LocalStorage">Key patterns of the vendor's localStorage entries, deleted likewise.</param>
 public sealed record Vendor(
     [property: Required, StringLength(100, MinimumLength = 1)] string Name,
     [property: StringLength(2048)] string? PrivacyPolicyUrl = null,
-    [property: MaxLength(50)] IReadOnlyList<string>? Cookies = null);
+    [property: MaxLength(PolicyRules.MaxPatterns)] IReadOnlyList<string>? Cookies = null,
+    [property: MaxLength(PolicyRules.MaxPatterns)] IReadOnlyList<string>? LocalStorage = null);
 
 public sealed record Purpose(
     [property: Required, RegularExpression(PolicyRules.PurposeIdPattern)] string Id,
@@ -67,6 +70,10 @@ public sealed record PolicyVersionResponse(
 public static class PolicyRules
 {
     public const string PurposeIdPattern = "^[a-z][a-z0-9_]{0,39}$";
+
+    /// <summary>Cookie and localStorage patterns per vendor, and their length: the snippet carries them all.</summary>
+    public const int MaxPatterns = 50;
+    public const int MaxPatternLength = 100;
 
     /// <summary>Purposes that are never essential: classing them as required is a dark pattern (EDPB 2023).</summary>
     public static readonly IReadOnlySet<string> NeverEssential = new HashSet<string>(StringComparer.Ordinal)

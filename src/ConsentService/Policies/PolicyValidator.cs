@@ -85,12 +85,34 @@ public static class PolicyValidator
         var cookies = vendor.Cookies ?? [];
         for (var c = 0; c < cookies.Count; c++)
         {
-            if (cookies[c].Length is 0 or > 100)
+            if (PatternError(cookies[c], CookieNameChar) is { } error)
             {
-                errors.Add($"{field}.cookies[{c}]", "A cookie name is 1 to 100 characters.");
+                errors.Add($"{field}.cookies[{c}]", "A cookie pattern " + error + " (RFC 6265 token characters).");
+            }
+        }
+        var keys = vendor.LocalStorage ?? [];
+        for (var k = 0; k < keys.Count; k++)
+        {
+            if (PatternError(keys[k], c => !char.IsControl(c)) is { } error)
+            {
+                errors.Add($"{field}.localStorage[{k}]", "A localStorage key pattern " + error + ".");
             }
         }
     }
+
+    /// <summary>
+    /// Why <paramref name="pattern"/> is not a name pattern (literal characters and <c>*</c> for any
+    /// run of characters), or null. A pattern of only <c>*</c> is refused: the snippet would delete
+    /// every cookie of the page, the site's own sessions with them.
+    /// </summary>
+    private static string? PatternError(string pattern, Func<char, bool> allowed)
+    {
+        if (pattern.Length is 0 or > PolicyRules.MaxPatternLength) return $"is 1 to {PolicyRules.MaxPatternLength} characters";
+        if (pattern.All(c => c == '*')) return "needs at least one character besides '*'";
+        return pattern.All(c => c == '*' || allowed(c)) ? null : "is literal characters and '*' for any run of characters, with no separators or control characters";
+    }
+
+    private static bool CookieNameChar(char c) => c is > ' ' and < (char)127 && !"()<>@,;:\\\"/[]?={}".Contains(c, StringComparison.Ordinal);
 
     private static void AddAnnotationErrors(ValidationErrors errors, string prefix, object value)
     {

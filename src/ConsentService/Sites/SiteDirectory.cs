@@ -38,7 +38,8 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
             now,
             now,
             request.RetentionDays ?? SiteRules.DefaultRetentionDays,
-            request.AuditRetentionDays ?? SiteRules.DefaultAuditRetentionDays);
+            request.AuditRetentionDays ?? SiteRules.DefaultAuditRetentionDays,
+            request.CookieDomain);
         await store.CreateSiteAsync(site, ct);
         await cache.SetAsync(CacheSlot(site.Id), site, ct);
         return site;
@@ -56,6 +57,7 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
             RefusalReaskDays = patch.RefusalReaskDays ?? site.RefusalReaskDays,
             RetentionDays = patch.RetentionDays ?? site.RetentionDays,
             AuditRetentionDays = patch.AuditRetentionDays ?? site.AuditRetentionDays,
+            CookieDomain = patch.CookieDomain is { } domain ? (domain.Length == 0 ? null : domain) : site.CookieDomain,
             UpdatedAt = time.Now(),
         };
         await store.UpdateSiteAsync(updated, ct);

@@ -33,9 +33,10 @@ public static class SiteEndpoints
     {
         var errors = new ValidationErrors();
         var origins = NormalizeOrigins(request.AllowedOrigins, errors);
+        var cookieDomain = CheckCookieDomain(request.CookieDomain, null, origins ?? [], errors);
         if (!errors.IsEmpty) return errors.ToProblem();
 
-        var site = await sites.CreateAsync(request, origins ?? [], siteId: null, ct);
+        var site = await sites.CreateAsync(request with { CookieDomain = cookieDomain }, origins ?? [], siteId: null, ct);
         var adminKey = await sites.IssueKeyAsync(site.Id, SiteRole.Admin, "initial admin key", ct);
         var policy = await policies.PublishAsync(site.Id, DefaultPolicy.Content, material: true, ct);
         return TypedResults.Created($"/v1/sites/{site.Id}", new SiteCreated(site.Id, site, adminKey, policy.Version));
@@ -51,8 +52,22 @@ public static class SiteEndpoints
         if (site is null) return Problems.SiteNotFound(siteId);
         var errors = new ValidationErrors();
         var origins = NormalizeOrigins(patch.AllowedOrigins, errors);
+        var cookieDomain = CheckCookieDomain(patch.CookieDomain, site.CookieDomain, origins ?? site.AllowedOrigins, errors);
         if (!errors.IsEmpty) return errors.ToProblem();
-        return TypedResults.Ok(await sites.UpdateAsync(site, patch, origins, ct));
+        return TypedResults.Ok(await sites.UpdateAsync(site, patch with { CookieDomain = cookieDomain ?? "" }, origins, ct));
+    }
+
+    /// <summary>
+    /// The cookie domain the site will have: <paramref name="requested"/> normalised ("" removes it,
+    /// null keeps <paramref name="current"/>), checked against the origins it will have. A kept domain
+    /// that the new origins leave uncovered is reported under the origin's field.
+    /// </summary>
+    private static string? CheckCookieDomain(string? requested, string? current, IReadOnlyList<string> origins, ValidationErrors errors)
+    {
+        if (requested is "") return null;
+        var domain = requested is null ? current : CookieDomains.Normalize(requested, "cookieDomain", errors);
+        if (domain is not null) CookieDomains.CheckCovers(domain, origins, requested is null ? null : "cookieDomain", errors);
+        return domain;
     }
 
     private static List<string>? NormalizeOrigins(IReadOnlyList<string>? origins, ValidationErrors errors)

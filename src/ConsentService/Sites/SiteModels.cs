@@ -18,7 +18,8 @@ public sealed record Site(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     int RetentionDays = SiteRules.DefaultRetentionDays,
-    int AuditRetentionDays = SiteRules.DefaultAuditRetentionDays);
+    int AuditRetentionDays = SiteRules.DefaultAuditRetentionDays,
+    string? CookieDomain = null);
 
 public sealed record CreateSiteRequest(
     [property: Required, StringLength(200, MinimumLength = 1)] string Name,
@@ -28,9 +29,10 @@ public sealed record CreateSiteRequest(
     [property: Range(1, SiteRules.MaxDays)] int? ConsentMaxAgeDays = null,
     [property: Range(1, SiteRules.MaxDays)] int? RefusalReaskDays = null,
     [property: Range(SiteRules.MinRetentionDays, SiteRules.MaxDays)] int? RetentionDays = null,
-    [property: Range(SiteRules.MinAuditRetentionDays, SiteRules.MaxAuditRetentionDays)] int? AuditRetentionDays = null);
+    [property: Range(SiteRules.MinAuditRetentionDays, SiteRules.MaxAuditRetentionDays)] int? AuditRetentionDays = null,
+    [property: StringLength(254)] string? CookieDomain = null);
 
-/// <summary>Merge-patch: absent (or null) fields stay as they are.</summary>
+/// <summary>Merge-patch: absent (or null) fields stay as they are; an empty <c>cookieDomain</c> removes it.</summary>
 public sealed record UpdateSiteRequest(
     [property: StringLength(200, MinimumLength = 1)] string? Name = null,
     [property: MaxLength(50)] IReadOnlyList<string>? AllowedOrigins = null,
@@ -39,7 +41,8 @@ public sealed record UpdateSiteRequest(
     [property: Range(1, SiteRules.MaxDays)] int? ConsentMaxAgeDays = null,
     [property: Range(1, SiteRules.MaxDays)] int? RefusalReaskDays = null,
     [property: Range(SiteRules.MinRetentionDays, SiteRules.MaxDays)] int? RetentionDays = null,
-    [property: Range(SiteRules.MinAuditRetentionDays, SiteRules.MaxAuditRetentionDays)] int? AuditRetentionDays = null);
+    [property: Range(SiteRules.MinAuditRetentionDays, SiteRules.MaxAuditRetentionDays)] int? AuditRetentionDays = null,
+    [property: StringLength(254)] string? CookieDomain = null);
 
 public sealed record SiteCreated(string Id, Site Site, IssuedApiKey AdminKey, int PolicyVersion);
 

@@ -78,7 +78,7 @@ public static class SnippetEndpoints
         if (versions.Count == 0) return (null, Problems.NotFound($"Site '{siteId}' has no published policy."));
         var current = versions[^1];
         var key = new VariantKey(kind, site.Id, site.DefaultLocale, site.JurisdictionMode, site.ConsentMaxAgeDays, site.RefusalReaskDays,
-            current.Version, current.ContentHash, SnippetScript.Resolve(site.JurisdictionMode, http.Request), api);
+            current.Version, current.ContentHash, SnippetScript.Resolve(site.JurisdictionMode, http.Request), api, site.CookieDomain);
         var variant = SnippetVariants.GetOrBuild(key, (site, versions, http, api, kind), static s =>
         {
             var config = SnippetScript.Config(s.site, s.versions, s.http.Request, s.api);

@@ -16,6 +16,7 @@ namespace ConsentService.Snippet;
 /// <param name="MaterialVersion">The latest material version: a decision for an earlier version is stale and asked again.</param>
 /// <param name="JurisdictionMode">As configured on the site.</param>
 /// <param name="Jurisdiction">The mode resolved for this request: <c>auto</c> becomes <c>ccpa</c> or <c>gdpr</c> from the visitor's country.</param>
+/// <param name="CookieDomain">The site's <c>cookieDomain</c>: the Domain the decision cookie is written with, shared by its subdomains. Absent: host-only.</param>
 public sealed record SnippetConfig(
     string SiteId,
     string? Api,
@@ -29,9 +30,11 @@ public sealed record SnippetConfig(
     int RefusalReaskDays,
     string? PrivacyPolicyUrl,
     IReadOnlyList<SnippetPurpose> Purposes,
-    IReadOnlyDictionary<string, PolicyTexts> Texts);
+    IReadOnlyDictionary<string, PolicyTexts> Texts,
+    string? CookieDomain = null);
 
 /// <summary>A purpose as the preferences dialog lists it; legal bases stay in the full policy.</summary>
 public sealed record SnippetPurpose(string Id, bool Required, IReadOnlyList<SnippetVendor>? Vendors);
 
-public sealed record SnippetVendor(string Name, IReadOnlyList<string>? Cookies);
+/// <summary>A vendor with the cookie and localStorage key patterns the snippet deletes when its purpose is refused or withdrawn.</summary>
+public sealed record SnippetVendor(string Name, IReadOnlyList<string>? Cookies, IReadOnlyList<string>? LocalStorage = null);

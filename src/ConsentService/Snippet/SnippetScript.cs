@@ -59,9 +59,11 @@ public static class SnippetScript
                 p.Id,
                 p.Required,
                 p.Vendors is { Count: > 0 } vendors
-                    ? vendors.Select(v => new SnippetVendor(v.Name, v.Cookies is { Count: > 0 } cookies ? cookies : null)).ToList()
+                    ? vendors.Select(v => new SnippetVendor(v.Name, v.Cookies is { Count: > 0 } cookies ? cookies : null,
+                        v.LocalStorage is { Count: > 0 } keys ? keys : null)).ToList()
                     : null)).ToList(),
-            current.Content.Texts);
+            current.Content.Texts,
+            site.CookieDomain);
     }
 
     public static JurisdictionMode Resolve(JurisdictionMode mode, HttpRequest request)

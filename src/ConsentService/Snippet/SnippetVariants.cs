@@ -77,7 +77,8 @@ public readonly record struct VariantKey(
     int PolicyVersion,
     string ContentHash,
     JurisdictionMode Jurisdiction,
-    string? Api);
+    string? Api,
+    string? CookieDomain = null);
 
 /// <summary>Built variants by key. Process-wide, so it works whichever read cache the service is configured with.</summary>
 public static class SnippetVariants

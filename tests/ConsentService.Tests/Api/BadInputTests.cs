@@ -474,6 +474,13 @@ public sealed class BadInputTests(ConsentApiFactory factory) : IClassFixture<Con
         { "javascript vendor privacy policy", "validation", "purposes[1].vendors[0].privacyPolicyUrl" },
         { "duplicate vendor names", "validation", "purposes[1].vendors" },
         { "empty cookie name", "validation", "purposes[0].vendors[0].cookies[0]" },
+        { "cookie pattern of wildcards only", "validation", "purposes[1].vendors[1].cookies[1]" },
+        { "cookie pattern with a separator", "validation", "purposes[1].vendors[1].cookies[0]" },
+        { "cookie pattern of 101 characters", "validation", "purposes[1].vendors[0].cookies[0]" },
+        { "empty localStorage key", "validation", "purposes[1].vendors[0].localStorage[0]" },
+        { "localStorage key with a control character", "validation", "purposes[2].vendors[0].localStorage[0]" },
+        { "localStorage key of wildcards only", "validation", "purposes[1].vendors[0].localStorage[0]" },
+        { "51 localStorage keys", "validation", "purposes[1].vendors[0].localStorage" },
         { "no purposes", "validation", "purposes" },
         { "no texts", "validation", "texts" },
         { "unknown legal basis", "invalid-body", "purposes[1].legalBasis" },
@@ -968,6 +975,27 @@ public sealed class BadInputTests(ConsentApiFactory factory) : IClassFixture<Con
                 break;
             case "empty cookie name":
                 purposes[0]!["vendors"]![0]!["cookies"]![0] = "";
+                break;
+            case "cookie pattern of wildcards only":
+                purposes[1]!["vendors"]![1]!["cookies"]![1] = "**";
+                break;
+            case "cookie pattern with a separator":
+                purposes[1]!["vendors"]![1]!["cookies"]![0] = "_ga;domain";
+                break;
+            case "cookie pattern of 101 characters":
+                purposes[1]!["vendors"]![0]!["cookies"]![0] = new string('a', 101);
+                break;
+            case "empty localStorage key":
+                purposes[1]!["vendors"]![0]!["localStorage"]![0] = "";
+                break;
+            case "localStorage key with a control character":
+                purposes[2]!["vendors"]![0]!["localStorage"]![0] = "_hj\n*";
+                break;
+            case "localStorage key of wildcards only":
+                purposes[1]!["vendors"]![0]!["localStorage"]![0] = "*";
+                break;
+            case "51 localStorage keys":
+                purposes[1]!["vendors"]![0]!["localStorage"] = new JsonArray([.. Enumerable.Range(0, 51).Select(i => (JsonNode)("k" + i))]);
                 break;
             case "no purposes":
                 purposes.Clear();

@@ -72,6 +72,8 @@ public sealed class SnippetTests(ConsentApiFactory factory, ITestOutputHelper ou
         var analytics = purposes[1]!["vendors"]!.AsArray();
         Assert.Equal("PostHog", analytics[0]!["name"]!.GetValue<string>());
         Assert.Equal(["ph_*_posthog"], analytics[0]!["cookies"]!.AsArray().Select(c => c!.GetValue<string>()));
+        Assert.Equal(["ph_*_posthog"], analytics[0]!["localStorage"]!.AsArray().Select(c => c!.GetValue<string>()));
+        Assert.Null(analytics[2]!["localStorage"]); // compact: Sentry keeps nothing, so nothing is sent
         Assert.Null(purposes[1]!["legalBasis"]); // compact: the full policy is one request away
         Assert.True(JsonNode.DeepEquals(policy["texts"], config["texts"]), "the texts of every locale, as published");
     }

@@ -35,6 +35,17 @@ public sealed class MongoSchemaTests
         var read = MongoDocuments.ToSite(document);
         Assert.Equal(site, read with { AllowedOrigins = site.AllowedOrigins });
         Assert.Equal(site.AllowedOrigins, read.AllowedOrigins);
+        Assert.False(document.Contains("cookieDomain"), "no cookie domain: the field is left out");
+    }
+
+    [Fact]
+    public void A_site_cookie_domain_round_trips_through_bson()
+    {
+        var site = new Site("site_1", "Shop", ["https://shop.example.com"], "en", JurisdictionMode.Gdpr, 395, 182, T0, T0, CookieDomain: "example.com");
+        var document = ThroughBytes(MongoDocuments.ToBson(site));
+
+        Assert.Equal("example.com", document["cookieDomain"].AsString);
+        Assert.Equal("example.com", MongoDocuments.ToSite(document).CookieDomain);
     }
 
     [Theory]

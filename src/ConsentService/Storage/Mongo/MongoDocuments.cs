@@ -17,7 +17,7 @@ public static class MongoDocuments
 {
     private static readonly JsonWriterSettings RelaxedJson = new() { OutputMode = JsonOutputMode.RelaxedExtendedJson };
 
-    public static BsonDocument ToBson(Site site) => new()
+    public static BsonDocument ToBson(Site site) => WithoutNulls(new BsonDocument
     {
         ["_id"] = site.Id,
         ["name"] = site.Name,
@@ -30,7 +30,8 @@ public static class MongoDocuments
         ["updatedAt"] = Date(site.UpdatedAt),
         ["retentionDays"] = site.RetentionDays,
         ["auditRetentionDays"] = site.AuditRetentionDays,
-    };
+        ["cookieDomain"] = Optional(site.CookieDomain),
+    });
 
     public static Site ToSite(BsonDocument d) => new(
         d["_id"].AsString,
@@ -43,7 +44,8 @@ public static class MongoDocuments
         ToDate(d["createdAt"]),
         ToDate(d["updatedAt"]),
         d.GetValue("retentionDays", SiteRules.DefaultRetentionDays).AsInt32,
-        d.GetValue("auditRetentionDays", SiteRules.DefaultAuditRetentionDays).AsInt32);
+        d.GetValue("auditRetentionDays", SiteRules.DefaultAuditRetentionDays).AsInt32,
+        OptionalString(d, "cookieDomain"));
 
     public static BsonDocument ToBson(ApiKey key) => WithoutNulls(new BsonDocument
     {
