@@ -6,7 +6,7 @@ export const purposesOf = (el) => (el.getAttribute('data-consent') || '').split(
 /** The tags of `list` that may run now, in document order. */
 export const releasable = (list, has) => list.filter((el) => {
   const ids = purposesOf(el);
-  return ids.length > 0 && ids.every(has);
+  return ids[0] && ids.every(has);
 });
 
 /**

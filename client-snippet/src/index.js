@@ -11,6 +11,7 @@ import { resolveLocale } from './locale.js';
 import { outbox } from './outbox.js';
 import { cookieString, encode, isStale, lifetimeDays, readCookie } from './store.js';
 import { ui } from './ui.js';
+import { clean } from './cleanup.js';
 
 const config = __CONSENT_CONFIG__;
 const w = window;
@@ -21,9 +22,7 @@ const endpoint = apiBase(config, d.currentScript);
 
 if (!w.ConsentService) {
   // Before anything else, and before any gated tag can run (Consent Mode v2).
-  gtag(w, 'consent', 'default', {
-    ad_storage: 'denied', analytics_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied', wait_for_update: 500,
-  });
+  gtag(w, 'consent', 'default', { ...consentMode(() => 0), wait_for_update: 500 });
 
   const name = 'consent_' + config.siteId;
   const locale = resolveLocale(config.texts, d.documentElement.lang, config.defaultLocale);
@@ -32,7 +31,7 @@ if (!w.ConsentService) {
   let state = readCookie(d.cookie, name);
 
   const current = () => (isStale(config, state, Date.now()) ? null : state);
-  const has = (id) => config.purposes.some((p) => p.id == id && (p.required || (current() && current().p[id] === true)));
+  const has = (id) => config.purposes.some((p) => p.id == id && (p.required || current()?.p[id] === true));
   const get = () => state && {
     subjectId: state.s,
     policyVersion: state.v,
@@ -47,10 +46,10 @@ if (!w.ConsentService) {
   // process (a storage-access check, then loading the area), 1 to 50 ms on a busy machine, so it
   // comes after the banner. Blocked storage (sandboxed frames, some privacy modes) throws here, and
   // the callers keep to memory.
-  const storage = {};
-  for (const m of ['getItem', 'setItem', 'removeItem']) storage[m] = (...a) => localStorage[m](...a);
+  const storage = new Proxy({}, { get: (_, m) => (...a) => localStorage[m](...a) });
   const me = keeper(storage, 'consent_secret_' + config.siteId);
-  const save = () => (d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:'));
+  // Domain=cookieDomain when the site has one: every subdomain shares the decision.
+  const save = () => (d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:', config.cookieDomain));
   // Every post names the browser's subject and proves it with the secret kept beside the id.
   const post = (body, { s, k }) => fetch(endpoint + '/v1/sites/' + encodeURIComponent(config.siteId) + '/consents', {
     method: 'POST',
@@ -61,7 +60,7 @@ if (!w.ConsentService) {
     credentials: 'omit',
   }).then((r) => r.status, () => 0);
   const send = async (body) => {
-    const status = await post(body, me(state && state.s));
+    const status = await post(body, me(state?.s));
     if (status != 403) return status;
     // The id is not this browser's to write (its secret was lost, or another client claimed an old id
     // first): the decision goes to a new subject, and the cookie follows.
@@ -76,20 +75,21 @@ if (!w.ConsentService) {
     release();
   };
 
-  const record = (method, chosen = {}) => {
-    const decision = decide(config, method, chosen, gpc);
+  const record = (how, chosen = {}) => {
+    const { method, purposes } = decide(config, how, chosen, gpc);
     const key = randomId('dec_');
-    state = { s: me(state && state.s).s, v: config.version, p: decision.purposes, m: decision.method, t: Date.now() };
+    state = { s: me(state?.s).s, v: config.version, p: purposes, m: method, t: Date.now() };
     save();
     queue.add(key, {
       policyVersion: config.version,
-      method: decision.method,
-      purposes: decision.purposes,
+      method,
+      purposes,
       source: { url: /^https?:$/.test(location.protocol) ? (location.origin + location.pathname).slice(0, 2048) : undefined, locale },
       idempotencyKey: key,
     });
     view.close();
     apply();
+    clean(d, config, has);
     const detail = get();
     listeners.forEach((cb) => {
       try {
@@ -103,7 +103,7 @@ if (!w.ConsentService) {
   };
 
   const view = ui(d, config, config.texts[locale], locale, {
-    granted: (id) => !!(state && state.p[id]),
+    granted: (id) => !!state?.p[id],
     decided: () => !!current(),
     act: record,
     gpc,
@@ -122,13 +122,13 @@ if (!w.ConsentService) {
     show: () => whenReady(view.preferences),
     acceptAll: () => record('accept_all'),
     rejectAll: () => record('reject_all'),
-    set: (purposes) => record('custom', { ...(current() || {}).p, ...purposes }),
+    set: (purposes) => record('custom', { ...current()?.p, ...purposes }),
     withdraw: () => record('withdraw'),
   };
 
   if (gpc && (!current() || current().p.marketing)) {
     // GPC: an opt-out with no question asked; it beats an earlier opt-in to marketing (CCPA regs §7025).
-    record('gpc', current() ? current().p : {});
+    record('gpc', current()?.p);
   } else if (current()) {
     apply();
   }
@@ -144,6 +144,7 @@ if (!w.ConsentService) {
   release();
   // Decisions left from an earlier page: sent once this one has had its first frame (the first
   // storage read is the round trip above).
-  (d.hidden ? setTimeout : requestAnimationFrame)(() => setTimeout(queue.flush));
+  // Also what refused purposes' vendors left here since, e.g. after a withdrawal on another subdomain.
+  (d.hidden ? setTimeout : requestAnimationFrame)(() => setTimeout(() => (queue.flush(), current() && clean(d, config, has))));
   w.addEventListener('online', queue.flush);
 }

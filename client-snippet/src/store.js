@@ -19,21 +19,19 @@ export function decode(value) {
   }
 }
 
-export function readCookie(cookies, name) {
-  for (const part of cookies.split(/; */)) {
-    const i = part.indexOf('=');
-    if (part.slice(0, i) == name) return decode(part.slice(i + 1));
-  }
-  return null;
-}
+/**
+ * The decision in the first cookie named `name`, or null (document.cookie separates cookies with
+ * "; "). No such cookie decodes undefined, which is no decision either.
+ */
+export const readCookie = (cookies, name) => decode(('; ' + cookies).split('; ' + name + '=')[1]?.split(';')[0]);
 
 /** Every optional purpose refused: kept only `refusalReaskDays`, then asked again (CNIL). */
 export const refusedAll = (config, p) => config.purposes.every((x) => x.required || !p[x.id]);
 
 export const lifetimeDays = (config, p) => (refusedAll(config, p) ? config.refusalReaskDays : config.consentMaxAgeDays);
 
-export const cookieString = (name, value, days, secure) =>
-  `${name}=${value}; Max-Age=${days * 86400}; Path=/; SameSite=Lax${secure ? '; Secure' : ''}`;
+export const cookieString = (name, value, days, secure, domain) =>
+  `${name}=${value}; Max-Age=${days * 86400}; Path=/; SameSite=Lax${secure ? '; Secure' : ''}${domain ? '; Domain=' + domain : ''}`;
 
 /**
  * Whether the visitor must be asked (again): no decision, one older than its lifetime, or one

@@ -15,8 +15,9 @@ export function ui(doc, config, texts, locale, on) {
   let opener;
   const el = (tag, attrs, ...kids) => {
     const node = doc.createElement(tag);
-    for (const k in attrs) if (attrs[k] != null && attrs[k] !== false) node.setAttribute(k, attrs[k] === true ? '' : attrs[k]);
-    node.append(...kids.filter((k) => k != null && k !== false));
+    // Absent, false and null attributes and children are left out (tabindex -1 is truthy).
+    for (const k in attrs) if (attrs[k]) node.setAttribute(k, attrs[k] === true ? '' : attrs[k]);
+    node.append(...kids.filter(Boolean));
     return node;
   };
   const button = (action, label) => el('button', { type: 'button', class: 'cs-btn', 'data-consent-action': action }, label);
@@ -33,7 +34,7 @@ export function ui(doc, config, texts, locale, on) {
   el('div', { class: 'cs-a' }, button('accept_all', texts.acceptAll), button('reject_all', texts.rejectAll), button('preferences', texts.preferences)))];
 
   const purpose = ({ id, required, vendors }) => {
-    const t = texts.purposes[id] || { title: id, description: '' };
+    const t = texts.purposes[id] || { title: id };
     const box = 'cs-' + id;
     return el('div', { class: 'cs-pp' },
       el('label', {},
@@ -43,7 +44,7 @@ export function ui(doc, config, texts, locale, on) {
         }),
         t.title),
       el('p', { id: box + '-d' }, t.description),
-      vendors && vendors.length > 0 && el('small', {}, vendors.map((v) => v.name + (v.cookies ? ` (${v.cookies.join(', ')})` : '')).join(', ')));
+      vendors?.[0] && el('small', {}, vendors.map((v) => v.name + (v.cookies ? ` (${v.cookies.join(', ')})` : '')).join(', ')));
   };
 
   const preferences = () => [el('div', { class: 'cs-o' }), el('div', {
@@ -66,8 +67,9 @@ export function ui(doc, config, texts, locale, on) {
     if (!root.firstChild) opener = doc.activeElement;
     root.replaceChildren(...view);
     if (!root.isConnected) doc.body.append(root);
-    const target = view[view.length - 1];
-    const focus = () => target.isConnected && target.focus();
+    const target = view.at(-1);
+    // A target replaced meanwhile is no longer in the document, and focus() on it does nothing.
+    const focus = () => target.focus();
     // focus() lays the page out at once. The banner that opens on load takes focus with its first
     // frame, whose layout that is anyway: no layout forced while the script (and often the page's
     // parser, which adds content after it) is still changing the DOM. A dialog the visitor opened
@@ -76,9 +78,10 @@ export function ui(doc, config, texts, locale, on) {
   };
 
   const close = () => {
-    if (!root || !root.firstChild) return;
+    if (!root?.firstChild) return;
     root.replaceChildren();
-    if (opener && opener.isConnected && opener.focus) opener.focus();
+    // focus() does nothing on an opener that has left the document.
+    opener?.focus?.();
     opener = null;
   };
 
@@ -104,14 +107,14 @@ export function ui(doc, config, texts, locale, on) {
   }
 
   doc.addEventListener('click', (e) => {
-    const target = e.target.closest && e.target.closest('[data-consent-action]');
+    const target = e.target.closest?.('[data-consent-action]');
     if (!target) return;
     const action = target.getAttribute('data-consent-action');
     if (action == 'preferences') {
       // Also the site's own footer links and buttons: the way back to the choice.
       e.preventDefault();
       show(preferences());
-    } else if (root && root.contains(target)) {
+    } else if (root?.contains(target)) {
       const chosen = {};
       for (const box of root.querySelectorAll('[data-consent-purpose]')) chosen[box.getAttribute('data-consent-purpose')] = box.checked;
       on.act(action == 'save' ? 'custom' : action, chosen);

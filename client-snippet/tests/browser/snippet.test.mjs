@@ -312,7 +312,7 @@ test('the preferences list every purpose with its vendors: required on and fixed
     ['model_improvement', false, false, 'Model improvement'],
   ]);
   const text = await dialog.textContent();
-  for (const vendor of ['PostHog', 'Google Analytics', 'Sentry', 'Axiom', 'Hotjar', 'Google Ads', '_gcl_au']) {
+  for (const vendor of ['PostHog', 'Google Analytics', 'Sentry', 'Axiom', 'Hotjar', 'Google Ads', '_gcl_*']) {
     assert.ok(text.includes(vendor), vendor);
   }
   assert.equal(await p.getByRole('checkbox', { name: 'Analytics' }).getAttribute('aria-describedby'), 'cs-analytics-d');

@@ -52,3 +52,18 @@ test('no decision, a decision before the latest material version, or an old one 
   assert.equal(isStale(c, refused, decision.t + 182 * DAY), false);
   assert.equal(isStale(c, refused, decision.t + 183 * DAY), true);
 });
+
+test('with a cookieDomain the cookie is written for it, so its subdomains share it', () => {
+  assert.equal(cookieString('consent_x', 'v', 395, true, 'example.com'), 'consent_x=v; Max-Age=34128000; Path=/; SameSite=Lax; Secure; Domain=example.com');
+  assert.equal(cookieString('consent_x', 'v', 395, false, undefined), 'consent_x=v; Max-Age=34128000; Path=/; SameSite=Lax');
+});
+
+test('the cookie is found first, last or alone, and only by its whole name', () => {
+  const value = encode(decision);
+  assert.deepEqual(readCookie(`consent_site_test=${value}`, 'consent_site_test'), decision);
+  assert.deepEqual(readCookie(`a=1; consent_site_test=${value}`, 'consent_site_test'), decision);
+  assert.deepEqual(readCookie(`consent_site_test=${value}; a=1`, 'consent_site_test'), decision);
+  assert.equal(readCookie(`xconsent_site_test=${value}; consent_site_test_2=${value}`, 'consent_site_test'), null);
+  assert.equal(readCookie(`a=consent_site_test=${value}`, 'consent_site_test'), null);
+  assert.equal(readCookie('consent_site_test=', 'consent_site_test'), null);
+});

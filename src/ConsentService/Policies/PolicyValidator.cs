@@ -46,6 +46,8 @@ public static class PolicyValidator
             }
         }
 
+        NamePatterns.Validate(request, errors);
+
         if (request.PrivacyPolicyUrl is { } url && !IsWebUrl(url))
         {
             errors.Add("privacyPolicyUrl", "Must be an absolute http(s) URL.");

@@ -481,6 +481,10 @@ public sealed class BadInputTests(ConsentApiFactory factory) : IClassFixture<Con
         { "localStorage key with a control character", "validation", "purposes[2].vendors[0].localStorage[0]" },
         { "localStorage key of wildcards only", "validation", "purposes[1].vendors[0].localStorage[0]" },
         { "51 localStorage keys", "validation", "purposes[1].vendors[0].localStorage" },
+        { "a cookie pattern of two purposes", "validation", "purposes[2].vendors[1].cookies[1]" },
+        { "an optional pattern over the snippet's names", "validation", "purposes[1].vendors[1].cookies[2]" },
+        { "an optional storage key over the snippet's names", "validation", "purposes[2].vendors[0].localStorage[1]" },
+        { "201 cookie patterns", "validation", "purposes" },
         { "no purposes", "validation", "purposes" },
         { "no texts", "validation", "texts" },
         { "unknown legal basis", "invalid-body", "purposes[1].legalBasis" },
@@ -993,6 +997,26 @@ public sealed class BadInputTests(ConsentApiFactory factory) : IClassFixture<Con
                 break;
             case "localStorage key of wildcards only":
                 purposes[1]!["vendors"]![0]!["localStorage"]![0] = "*";
+                break;
+            case "a cookie pattern of two purposes":
+                // _ga_* (analytics) and _g*_x (marketing) both match _ga_x.
+                purposes[2]!["vendors"]![1]!["cookies"]!.AsArray().Add("_g*_x");
+                break;
+            case "an optional pattern over the snippet's names":
+                purposes[1]!["vendors"]![1]!["cookies"]!.AsArray().Add("con*");
+                break;
+            case "an optional storage key over the snippet's names":
+                purposes[2]!["vendors"]![0]!["localStorage"]!.AsArray().Add("*_outbox_*");
+                break;
+            case "201 cookie patterns":
+                for (var v = 0; v < 5; v++)
+                {
+                    purposes[3]!["vendors"]!.AsArray().Add(new JsonObject
+                    {
+                        ["name"] = "Vendor " + v,
+                        ["cookies"] = new JsonArray([.. Enumerable.Range(0, 40).Select(i => (JsonNode)$"mi_{v}_{i}")]),
+                    });
+                }
                 break;
             case "51 localStorage keys":
                 purposes[1]!["vendors"]![0]!["localStorage"] = new JsonArray([.. Enumerable.Range(0, 51).Select(i => (JsonNode)("k" + i))]);
