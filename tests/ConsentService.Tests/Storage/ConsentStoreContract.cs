@@ -60,6 +60,17 @@ public abstract class ConsentStoreContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_site_cookie_domain_is_kept_and_can_be_removed()
+    {
+        var site = NewSite("cd1") with { CookieDomain = "example.com" };
+        await Store.CreateSiteAsync(site, default);
+        Assert.Equal("example.com", (await Store.GetSiteAsync("cd1", default))!.CookieDomain);
+
+        await Store.UpdateSiteAsync(site with { CookieDomain = null, UpdatedAt = T0.AddHours(1) }, default);
+        Assert.Null((await Store.GetSiteAsync("cd1", default))!.CookieDomain);
+    }
+
+    [SkippableFact]
     public async Task A_store_whose_writes_succeed_reports_no_write_failure()
     {
         Assert.Null(await Store.WriteFailureAsync(default));
