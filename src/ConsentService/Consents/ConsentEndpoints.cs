@@ -284,17 +284,23 @@ public static partial class ConsentEndpoints
     }
 
     private static async Task<Results<Ok<SubjectHistory>, ValidationProblem, ProblemHttpResult>> History(
-        string siteId, string subjectId, HttpContext http, ConsentLedger ledger, CancellationToken ct)
+        string siteId, string subjectId, HttpContext http, ConsentLedger ledger, IConsentStore store, CancellationToken ct)
     {
         if (!SubjectIds.IsValid(subjectId))
         {
             return Problems.Validation("subjectId", SubjectIds.Rule);
         }
         var records = await ledger.HistoryAsync(siteId, subjectId, ct);
+        // A user id's anonymous histories (Identity): each stays its own chain, shown beside the user's.
+        var linked = new List<LinkedHistory>();
+        foreach (var link in await store.ListLinkedSubjectsAsync(siteId, subjectId, ct))
+        {
+            linked.Add(new LinkedHistory(link.SubjectId, link.LinkedAt, [.. (await ledger.HistoryAsync(siteId, link.SubjectId, ct)).Select(ConsentRecordView.From)]));
+        }
         if (records.Count > 0) http.ReportAuditSubject(records[0].SubjectCommitment);
-        return records.Count == 0
+        return records.Count == 0 && linked.Count == 0
             ? Problems.NotFound($"No consent is recorded for subject '{subjectId}'.")
-            : TypedResults.Ok(new SubjectHistory(subjectId, records.Select(ConsentRecordView.From).ToList()));
+            : TypedResults.Ok(new SubjectHistory(subjectId, records.Select(ConsentRecordView.From).ToList(), linked.Count > 0 ? linked : null));
     }
 
     [GeneratedRegex("^[\\x21-\\x7E]{1,255}\\z")]

@@ -93,7 +93,11 @@ public sealed record ConsentRecordView(
         r.SubjectCommitment, r.SourceCommitment);
 }
 
-public sealed record SubjectHistory(string SubjectId, IReadOnlyList<ConsentRecordView> Records);
+/// <param name="Linked">For a user id: the anonymous subjects linked to it (Identity), each with its own records.</param>
+public sealed record SubjectHistory(
+    string SubjectId,
+    IReadOnlyList<ConsentRecordView> Records,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<Identity.LinkedHistory>? Linked = null);
 
 public sealed record PurposeState(bool Granted, DateTimeOffset? RecordedAt);
 

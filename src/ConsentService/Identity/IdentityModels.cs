@@ -26,7 +26,7 @@ public sealed record SubjectLink(string SubjectId, DateTimeOffset LinkedAt);
 /// browser's anonymous subject with its write secret, to be linked to the user.
 /// </summary>
 public sealed record IdentifyRequest(
-    string? SubjectToken,
+    string? SubjectToken = null,
     string? SubjectId = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SubjectSecret = null);
 
