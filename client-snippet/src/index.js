@@ -17,22 +17,24 @@ const w = window;
 const d = document;
 
 // Read now: currentScript is only set while the script first runs.
-const endpoint = apiBase(config, d.currentScript);
+const script = d.currentScript;
+const endpoint = apiBase(config, script);
 
 if (!w.ConsentService) {
   // Before anything else, and before any gated tag can run (Consent Mode v2).
-  gtag(w, 'consent', 'default', {
-    ad_storage: 'denied', analytics_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied', wait_for_update: 500,
-  });
+  gtag(w, 'consent', 'default', { ...consentMode(() => 0), wait_for_update: 500 });
 
   const name = 'consent_' + config.siteId;
   const locale = resolveLocale(config.texts, d.documentElement.lang, config.defaultLocale);
   const gpc = gpcApplies(config, navigator);
   const listeners = new Set();
   let state = readCookie(d.cookie, name);
+  // A signed-in visitor (identify): the subject token its decisions are recorded under, and, while the
+  // service is asked for the user's decision, `waiting`: the cookie may be older than another device's choice.
+  let token, waiting;
 
   const current = () => (isStale(config, state, Date.now()) ? null : state);
-  const has = (id) => config.purposes.some((p) => p.id == id && (p.required || (current() && current().p[id] === true)));
+  const has = (id) => config.purposes.some((p) => p.id == id && (p.required || (!waiting && current()?.p[id] === true)));
   const get = () => state && {
     subjectId: state.s,
     policyVersion: state.v,
@@ -51,17 +53,19 @@ if (!w.ConsentService) {
   for (const m of ['getItem', 'setItem', 'removeItem']) storage[m] = (...a) => localStorage[m](...a);
   const me = keeper(storage, 'consent_secret_' + config.siteId);
   const save = () => (d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:'));
-  // Every post names the browser's subject and proves it with the secret kept beside the id.
-  const post = (body, { s, k }) => fetch(endpoint + '/v1/sites/' + encodeURIComponent(config.siteId) + '/consents', {
+  // Every post names the browser's subject and proves it with the secret kept beside the id; a signed-in
+  // visitor's decision is the user's (the token names them).
+  const call = (path, body, { s, k }) => fetch(endpoint + '/v1/sites/' + config.siteId + path, {
     method: 'POST',
     // text/plain: a "simple" request, no CORS preflight; keepalive: it survives the page unloading.
     headers: { 'Content-Type': 'text/plain' },
-    body: JSON.stringify({ ...body, subjectId: s, subjectSecret: k }),
+    body: JSON.stringify({ subjectId: s, subjectSecret: k, subjectToken: token, ...body }),
     keepalive: true,
     credentials: 'omit',
-  }).then((r) => r.status, () => 0);
+  });
+  const post = (body, who) => call('/consents', body, who).then((r) => r.status, () => 0);
   const send = async (body) => {
-    const status = await post(body, me(state && state.s));
+    const status = await post(body, me(state?.s));
     if (status != 403) return status;
     // The id is not this browser's to write (its secret was lost, or another client claimed an old id
     // first): the decision goes to a new subject, and the cookie follows.
@@ -79,7 +83,7 @@ if (!w.ConsentService) {
   const record = (method, chosen = {}) => {
     const decision = decide(config, method, chosen, gpc);
     const key = randomId('dec_');
-    state = { s: me(state && state.s).s, v: config.version, p: decision.purposes, m: decision.method, t: Date.now() };
+    state = { s: me(state?.s).s, v: config.version, p: decision.purposes, m: decision.method, t: Date.now() };
     save();
     queue.add(key, {
       policyVersion: config.version,
@@ -88,6 +92,10 @@ if (!w.ConsentService) {
       source: { url: /^https?:$/.test(location.protocol) ? (location.origin + location.pathname).slice(0, 2048) : undefined, locale },
       idempotencyKey: key,
     });
+    return changed();
+  };
+
+  const changed = () => {
     view.close();
     apply();
     const detail = get();
@@ -103,7 +111,7 @@ if (!w.ConsentService) {
   };
 
   const view = ui(d, config, config.texts[locale], locale, {
-    granted: (id) => !!(state && state.p[id]),
+    granted: (id) => !!state?.p[id],
     decided: () => !!current(),
     act: record,
     gpc,
@@ -112,18 +120,28 @@ if (!w.ConsentService) {
   // The banner goes up as soon as there is a body to put it in: no wait for the rest of the page
   // (DOMContentLoaded), so a script that runs while the page is still parsing shows it at once.
   let asked;
-  const ask = () => asked || !d.body || current() || ((asked = 1), view.banner());
+  const ask = () => asked || waiting || !d.body || current() || ((asked = 1), view.banner());
+
+  // Signed in: this browser's anonymous subject is linked to the user, and the user's current decision, from
+  // whichever device, replaces the cookie's. A refused token changes nothing and is not kept.
+  const identify = (t) => (waiting = call('/identify', { subjectToken: t }, me(state?.s))
+    .then((r) => r.ok && ((token = t), r.json()))
+    .then((x) => x.recordedAt && ((state = { s: me(state?.s).s, v: x.policyVersion, p: x.purposes, m: x.method, t: Date.parse(x.recordedAt) }), save()), () => 0)
+    .then(() => ((waiting = 0), current() ? changed() : ask())));
+  // A token in the tag (data-subject-token): asked before anything optional runs or the banner shows.
+  if (script?.dataset.subjectToken) identify(script.dataset.subjectToken);
 
   w.ConsentService = {
-    ready: Promise.resolve().then(get),
+    ready: Promise.resolve(waiting).then(get),
     get,
     has,
     onChange: (cb) => (listeners.add(cb), () => listeners.delete(cb)),
     show: () => whenReady(view.preferences),
     acceptAll: () => record('accept_all'),
     rejectAll: () => record('reject_all'),
-    set: (purposes) => record('custom', { ...(current() || {}).p, ...purposes }),
+    set: (purposes) => record('custom', { ...current()?.p, ...purposes }),
     withdraw: () => record('withdraw'),
+    identify,
   };
 
   if (gpc && (!current() || current().p.marketing)) {

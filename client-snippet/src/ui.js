@@ -15,14 +15,15 @@ export function ui(doc, config, texts, locale, on) {
   let opener;
   const el = (tag, attrs, ...kids) => {
     const node = doc.createElement(tag);
-    for (const k in attrs) if (attrs[k] != null && attrs[k] !== false) node.setAttribute(k, attrs[k] === true ? '' : attrs[k]);
-    node.append(...kids.filter((k) => k != null && k !== false));
+    for (const k in attrs) if ((attrs[k] ?? false) !== false) node.setAttribute(k, attrs[k] === true ? '' : attrs[k]);
+    node.append(...kids.filter((k) => (k ?? false) !== false));
     return node;
   };
   const button = (action, label) => el('button', { type: 'button', class: 'cs-btn', 'data-consent-action': action }, label);
   const url = config.privacyPolicyUrl;
   // The policy has no localised word for "privacy policy"; its address reads the same in every language.
-  const privacy = () => url && el('a', { href: url, target: '_blank', rel: 'noopener' }, url.replace(/^https?:\/\/(www\.)?/, ''));
+  // target=_blank implies rel=noopener (HTML, every current browser): the opened page gets no window.opener.
+  const privacy = () => url && el('a', { href: url, target: '_blank' }, url.replace(/^https?:\/\/(www\.)?/, ''));
 
   const banner = () => [el('div', {
     class: 'cs-b', role: 'dialog', tabindex: -1, 'data-consent-banner': true,
@@ -78,7 +79,7 @@ export function ui(doc, config, texts, locale, on) {
   const close = () => {
     if (!root || !root.firstChild) return;
     root.replaceChildren();
-    if (opener && opener.isConnected && opener.focus) opener.focus();
+    if (opener?.isConnected) opener.focus?.();
     opener = null;
   };
 
@@ -104,7 +105,7 @@ export function ui(doc, config, texts, locale, on) {
   }
 
   doc.addEventListener('click', (e) => {
-    const target = e.target.closest && e.target.closest('[data-consent-action]');
+    const target = e.target.closest?.('[data-consent-action]');
     if (!target) return;
     const action = target.getAttribute('data-consent-action');
     if (action == 'preferences') {
