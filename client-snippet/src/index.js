@@ -18,7 +18,8 @@ const w = window;
 const d = document;
 
 // Read now: currentScript is only set while the script first runs.
-const endpoint = apiBase(config, d.currentScript);
+const script = d.currentScript;
+const endpoint = apiBase(config, script);
 
 if (!w.ConsentService) {
   // Before anything else, and before any gated tag can run (Consent Mode v2).
@@ -29,9 +30,12 @@ if (!w.ConsentService) {
   const gpc = gpcApplies(config, navigator);
   const listeners = new Set();
   let state = readCookie(d.cookie, name);
+  // A signed-in visitor (identify): the subject token its decisions are recorded under, and, while the
+  // service is asked for the user's decision, `waiting`: the cookie may be older than another device's choice.
+  let token, waiting;
 
   const current = () => (isStale(config, state, Date.now()) ? null : state);
-  const has = (id) => config.purposes.some((p) => p.id == id && (p.required || current()?.p[id] === true));
+  const has = (id) => config.purposes.some((p) => p.id == id && (p.required || (!waiting && current()?.p[id] === true)));
   const get = () => state && {
     subjectId: state.s,
     policyVersion: state.v,
@@ -50,15 +54,17 @@ if (!w.ConsentService) {
   const me = keeper(storage, 'consent_secret_' + config.siteId);
   // Domain=cookieDomain when the site has one: every subdomain shares the decision.
   const save = () => (d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:', config.cookieDomain));
-  // Every post names the browser's subject and proves it with the secret kept beside the id.
-  const post = (body, { s, k }) => fetch(endpoint + '/v1/sites/' + encodeURIComponent(config.siteId) + '/consents', {
+  // Every post names the browser's subject and proves it with the secret kept beside the id; a signed-in
+  // visitor's decision is the user's (the token names them).
+  const call = (path, body, { s, k }) => fetch(endpoint + '/v1/sites/' + config.siteId + path, {
     method: 'POST',
     // text/plain: a "simple" request, no CORS preflight; keepalive: it survives the page unloading.
     headers: { 'Content-Type': 'text/plain' },
-    body: JSON.stringify({ ...body, subjectId: s, subjectSecret: k }),
+    body: JSON.stringify({ subjectId: s, subjectSecret: k, subjectToken: token, ...body }),
     keepalive: true,
     credentials: 'omit',
-  }).then((r) => r.status, () => 0);
+  });
+  const post = (body, who) => call('/consents', body, who).then((r) => r.status, () => 0);
   const send = async (body) => {
     const status = await post(body, me(state?.s));
     if (status != 403) return status;
@@ -87,6 +93,10 @@ if (!w.ConsentService) {
       source: { url: /^https?:$/.test(location.protocol) ? (location.origin + location.pathname).slice(0, 2048) : undefined, locale },
       idempotencyKey: key,
     });
+    return changed();
+  };
+
+  const changed = () => {
     view.close();
     apply();
     clean(d, config, has);
@@ -112,10 +122,19 @@ if (!w.ConsentService) {
   // The banner goes up as soon as there is a body to put it in: no wait for the rest of the page
   // (DOMContentLoaded), so a script that runs while the page is still parsing shows it at once.
   let asked;
-  const ask = () => asked || !d.body || current() || ((asked = 1), view.banner());
+  const ask = () => asked || waiting || !d.body || current() || ((asked = 1), view.banner());
+
+  // Signed in: this browser's anonymous subject is linked to the user, and the user's current decision, from
+  // whichever device, replaces the cookie's. A refused token changes nothing and is not kept.
+  const identify = (t) => (waiting = call('/identify', { subjectToken: t }, me(state?.s))
+    .then((r) => r.ok && ((token = t), r.json()))
+    .then((x) => x.recordedAt && ((state = { s: me(state?.s).s, v: x.policyVersion, p: x.purposes, m: x.method, t: Date.parse(x.recordedAt) }), save()), () => 0)
+    .then(() => ((waiting = 0), current() ? changed() : ask())));
+  // A token in the tag (data-subject-token): asked before anything optional runs or the banner shows.
+  if (script?.dataset.subjectToken) identify(script.dataset.subjectToken);
 
   w.ConsentService = {
-    ready: Promise.resolve().then(get),
+    ready: Promise.resolve(waiting).then(get),
     get,
     has,
     onChange: (cb) => (listeners.add(cb), () => listeners.delete(cb)),
@@ -124,6 +143,7 @@ if (!w.ConsentService) {
     rejectAll: () => record('reject_all'),
     set: (purposes) => record('custom', { ...current()?.p, ...purposes }),
     withdraw: () => record('withdraw'),
+    identify,
   };
 
   if (gpc && (!current() || current().p.marketing)) {
@@ -144,7 +164,8 @@ if (!w.ConsentService) {
   release();
   // Decisions left from an earlier page: sent once this one has had its first frame (the first
   // storage read is the round trip above).
-  // Also what refused purposes' vendors left here since, e.g. after a withdrawal on another subdomain.
-  (d.hidden ? setTimeout : requestAnimationFrame)(() => setTimeout(() => (queue.flush(), current() && clean(d, config, has))));
+  // Also what refused purposes' vendors left here since, e.g. after a withdrawal on another subdomain
+  // (not while a signed-in visitor's decision is being fetched: has() answers no until it comes).
+  (d.hidden ? setTimeout : requestAnimationFrame)(() => setTimeout(() => (queue.flush(), current() && !waiting && clean(d, config, has))));
   w.addEventListener('online', queue.flush);
 }

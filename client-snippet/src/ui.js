@@ -23,7 +23,8 @@ export function ui(doc, config, texts, locale, on) {
   const button = (action, label) => el('button', { type: 'button', class: 'cs-btn', 'data-consent-action': action }, label);
   const url = config.privacyPolicyUrl;
   // The policy has no localised word for "privacy policy"; its address reads the same in every language.
-  const privacy = () => url && el('a', { href: url, target: '_blank', rel: 'noopener' }, url.replace(/^https?:\/\/(www\.)?/, ''));
+  // target=_blank implies rel=noopener (HTML, every current browser): the opened page gets no window.opener.
+  const privacy = () => url && el('a', { href: url, target: '_blank' }, url.replace(/^https?:\/\/(www\.)?/, ''));
 
   const banner = () => [el('div', {
     class: 'cs-b', role: 'dialog', tabindex: -1, 'data-consent-banner': true,

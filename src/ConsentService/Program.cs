@@ -2,6 +2,7 @@ using ConsentService.Audit;
 using ConsentService.Caching;
 using ConsentService.Consents;
 using ConsentService.Demo;
+using ConsentService.Identity;
 using ConsentService.Infrastructure;
 using ConsentService.Ledger;
 using ConsentService.Policies;
@@ -27,6 +28,7 @@ if (!OpenApiSetup.IsGeneratingDocument)
 builder.AddAuditLog();
 builder.AddLedgerProofs();
 builder.AddRetention();
+builder.AddIdentifiedUsers();
 
 var app = builder.Build();
 
@@ -60,6 +62,7 @@ app.MapStatsEndpoints();
 app.MapSnippetEndpoints();
 app.MapDemoPage();
 app.MapAuditEndpoints();
+app.MapIdentityEndpoints();
 
 return app.RunOrExplainStartupFailure();
 

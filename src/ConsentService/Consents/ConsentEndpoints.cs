@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ConsentService.Audit;
+using ConsentService.Identity;
 using ConsentService.Infrastructure;
 using ConsentService.Ledger;
 using ConsentService.Policies;
@@ -58,7 +59,7 @@ public static partial class ConsentEndpoints
 
     private static async Task<Results<Created<ConsentRecordView>, ValidationProblem, ProblemHttpResult>> Record(
         string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, ConsentLedger ledger,
-        KeyAuthenticator keys, ProofSigner signer, CancellationToken ct)
+        KeyAuthenticator keys, ProofSigner signer, SubjectTokens subjectTokens, CancellationToken ct)
     {
         var site = await sites.GetAsync(siteId, ct);
         if (site is null)
@@ -104,10 +105,22 @@ public static partial class ConsentEndpoints
         {
             errors.Add("policyVersion", $"Site '{siteId}' has no policy version {request.PolicyVersion}.");
         }
-        // Who is writing (DESIGN §3): a back end by its key; an anonymous client by the subject's write secret.
+        // Who is writing (DESIGN §3): a back end by its key; a signed-in visitor by the subject token the site's
+        // back end minted (the decision is the user's); an anonymous client by the subject's write secret.
+        string? userId = null;
+        if (!trusted && request.SubjectToken is { } subjectToken)
+        {
+            var verdict = await subjectTokens.ValidateAsync(siteId, subjectToken, ct);
+            userId = verdict.UserId;
+            if (verdict.Error is { } refused) errors.Add("subjectToken", refused);
+        }
         string? mintedSecret = null;
         byte[]? secretHash = null;
-        if (!trusted)
+        if (!trusted && userId is not null)
+        {
+            keyScope = "user:" + Secrets.Sha256Hex(userId);
+        }
+        else if (!trusted)
         {
             if (request.SubjectSecret is { } secret && !SubjectSecrets.IsWellFormed(secret))
             {
@@ -125,12 +138,12 @@ public static partial class ConsentEndpoints
         }
         var scopedKey = idempotencyKey is null ? null
             : SubjectSecrets.ScopedIdempotencyKey(keyScope ?? (secretHash is null ? "" : SubjectSecrets.AnonymousScope(secretHash)), idempotencyKey);
-        var decision = Validate(request, site, policy, trusted, scopedKey, http, errors);
+        var decision = Validate(request with { SubjectId = userId ?? request.SubjectId }, site, policy, trusted || userId is not null, scopedKey, http, errors);
         if (decision is null || !errors.IsEmpty)
         {
             return errors.ToProblem();
         }
-        if (!trusted && secretHash is null)
+        if (!trusted && userId is null && secretHash is null)
         {
             // A subject id without its secret: the same answer as a wrong secret, whether or not the id exists.
             return Problems.SubjectSecretRefused();
@@ -177,7 +190,7 @@ public static partial class ConsentEndpoints
                 ? SubjectIds.Rule
                 : "Without a secret key, subjectId is omitted or 'sub_' followed by 22 random base64url characters (crypto.getRandomValues).");
         }
-        if (request.Method == ConsentMethod.Api && !trusted)
+        if (request.Method == ConsentMethod.Api && (!trusted || request.SubjectToken is not null))
         {
             errors.Add("method", "'api' is for the site's back end, with a secret key.");
         }
@@ -205,7 +218,7 @@ public static partial class ConsentEndpoints
             SourceMinimizer.IpPrefix(http.Connection.RemoteIpAddress));
         // The key names the request, it is not part of it: header or body field, a retry is the same request.
         // Nor is the secret: it proves who asks, and no hash of it belongs beside the record.
-        var requestHash = CanonicalJson.Sha256Hex(JsonSerializer.SerializeToNode(request with { IdempotencyKey = null, SubjectSecret = null }, JsonDefaults.Options));
+        var requestHash = CanonicalJson.Sha256Hex(JsonSerializer.SerializeToNode(request with { IdempotencyKey = null, SubjectSecret = null, SubjectToken = null }, JsonDefaults.Options));
         return new ConsentDecision(subjectId, policy, purposes, request.Method, source, idempotencyKey, requestHash);
     }
 
@@ -271,17 +284,23 @@ public static partial class ConsentEndpoints
     }
 
     private static async Task<Results<Ok<SubjectHistory>, ValidationProblem, ProblemHttpResult>> History(
-        string siteId, string subjectId, HttpContext http, ConsentLedger ledger, CancellationToken ct)
+        string siteId, string subjectId, HttpContext http, ConsentLedger ledger, IConsentStore store, CancellationToken ct)
     {
         if (!SubjectIds.IsValid(subjectId))
         {
             return Problems.Validation("subjectId", SubjectIds.Rule);
         }
         var records = await ledger.HistoryAsync(siteId, subjectId, ct);
+        // A user id's anonymous histories (Identity): each stays its own chain, shown beside the user's.
+        var linked = new List<LinkedHistory>();
+        foreach (var link in await store.ListLinkedSubjectsAsync(siteId, subjectId, ct))
+        {
+            linked.Add(new LinkedHistory(link.SubjectId, link.LinkedAt, [.. (await ledger.HistoryAsync(siteId, link.SubjectId, ct)).Select(ConsentRecordView.From)]));
+        }
         if (records.Count > 0) http.ReportAuditSubject(records[0].SubjectCommitment);
-        return records.Count == 0
+        return records.Count == 0 && linked.Count == 0
             ? Problems.NotFound($"No consent is recorded for subject '{subjectId}'.")
-            : TypedResults.Ok(new SubjectHistory(subjectId, records.Select(ConsentRecordView.From).ToList()));
+            : TypedResults.Ok(new SubjectHistory(subjectId, records.Select(ConsentRecordView.From).ToList(), linked.Count > 0 ? linked : null));
     }
 
     [GeneratedRegex("^[\\x21-\\x7E]{1,255}\\z")]

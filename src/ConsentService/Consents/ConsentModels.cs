@@ -17,6 +17,10 @@ public sealed record SourceInput(string? Url = null, string? Locale = null);
 /// write for the subject must send the same. Without a subjectId and without a secret the service mints
 /// both and answers the secret once. Never stored, logged or echoed; not part of the request's identity.
 /// </param>
+/// <param name="SubjectToken">
+/// A signed-in visitor's subject token (Identity/SubjectTokens): the decision is recorded for the site's user id it
+/// names instead of the anonymous subject, and no write secret is asked. Not part of the request's identity.
+/// </param>
 public sealed record RecordConsentRequest(
     int PolicyVersion,
     ConsentMethod Method,
@@ -24,7 +28,8 @@ public sealed record RecordConsentRequest(
     IReadOnlyDictionary<string, bool>? Purposes = null,
     SourceInput? Source = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IdempotencyKey = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SubjectSecret = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SubjectSecret = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SubjectToken = null);
 
 /// <summary>Where and how a decision was collected, minimised: no query string, coarse agent, truncated IP.</summary>
 public sealed record ConsentSource(string? Url, string? Locale, string Jurisdiction, string? UserAgent, string? IpPrefix);
@@ -88,7 +93,11 @@ public sealed record ConsentRecordView(
         r.SubjectCommitment, r.SourceCommitment);
 }
 
-public sealed record SubjectHistory(string SubjectId, IReadOnlyList<ConsentRecordView> Records);
+/// <param name="Linked">For a user id: the anonymous subjects linked to it (Identity), each with its own records.</param>
+public sealed record SubjectHistory(
+    string SubjectId,
+    IReadOnlyList<ConsentRecordView> Records,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<Identity.LinkedHistory>? Linked = null);
 
 public sealed record PurposeState(bool Granted, DateTimeOffset? RecordedAt);
 

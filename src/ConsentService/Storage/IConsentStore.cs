@@ -1,4 +1,5 @@
 using ConsentService.Consents;
+using ConsentService.Identity;
 using ConsentService.Policies;
 using ConsentService.Sites;
 
@@ -170,4 +171,24 @@ public interface IConsentStore
     /// the same bytes, however many race to create it.
     /// </summary>
     Task<byte[]> GetOrAddSecretAsync(string name, byte[] candidate, CancellationToken ct);
+
+    // ---- identified users (issue 15 §1) -------------------------------------------------------
+
+    Task AddIdentitySecretAsync(IdentitySecret secret, CancellationToken ct);
+
+    /// <summary>The site's identity secrets, oldest first, revoked ones included.</summary>
+    Task<IReadOnlyList<IdentitySecret>> ListIdentitySecretsAsync(string siteId, CancellationToken ct);
+
+    /// <summary>False when the secret does not exist on that site; revoking twice keeps the first time.</summary>
+    Task<bool> RevokeIdentitySecretAsync(string siteId, string secretId, DateTimeOffset revokedAt, CancellationToken ct);
+
+    /// <summary>
+    /// Links the anonymous subject <paramref name="anonymousId"/> to the user id <paramref name="userId"/> (kept, like
+    /// subject ids, until erasure). Only when the anonymous subject exists and its stored write-secret hash equals
+    /// <paramref name="writeSecretHash"/>: false otherwise, and nothing is written. Linking again keeps the first time.
+    /// </summary>
+    Task<bool> LinkSubjectAsync(string siteId, string userId, string anonymousId, byte[] writeSecretHash, DateTimeOffset linkedAt, CancellationToken ct);
+
+    /// <summary>The anonymous subjects linked to <paramref name="userId"/>, oldest link first. Erasing either side removes the link.</summary>
+    Task<IReadOnlyList<SubjectLink>> ListLinkedSubjectsAsync(string siteId, string userId, CancellationToken ct);
 }

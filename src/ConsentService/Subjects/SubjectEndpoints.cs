@@ -3,6 +3,7 @@ using ConsentService.Consents;
 using ConsentService.Infrastructure;
 using ConsentService.Policies;
 using ConsentService.Sites;
+using ConsentService.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ConsentService.Subjects;
@@ -33,24 +34,31 @@ public static class SubjectEndpoints
 
     private static async Task<Results<Ok<SubjectExport>, ValidationProblem, ProblemHttpResult>> Export(
         string siteId, string subjectId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, ConsentLedger ledger,
-        TimeProvider time, CancellationToken ct)
+        IConsentStore store, TimeProvider time, CancellationToken ct)
     {
         if (!SubjectIds.IsValid(subjectId))
         {
             return Problems.Validation("subjectId", SubjectIds.Rule);
         }
         var records = await ledger.HistoryAsync(siteId, subjectId, ct);
-        if (records.Count == 0)
+        var links = await store.ListLinkedSubjectsAsync(siteId, subjectId, ct);
+        if (records.Count == 0 && links.Count == 0)
         {
             return Problems.NotFound($"Nothing is held on subject '{subjectId}'.");
         }
-        http.ReportAuditSubject(records[0].SubjectCommitment);
+        if (records.Count > 0) http.ReportAuditSubject(records[0].SubjectCommitment);
         var site = (await sites.GetAsync(siteId, ct))!;
         var versions = await policies.ListAsync(siteId, ct);
-        var exported = records.Select(r => Describe(r, site, versions.First(p => p.Version == r.PolicyVersion))).ToList();
+        List<SubjectRecord> Describe(IEnumerable<ConsentRecord> of) => [.. of.Select(r => SubjectEndpoints.Describe(r, site, versions.First(p => p.Version == r.PolicyVersion)))];
+        // A user id's linked anonymous histories (Identity) are held on the same person: they belong in the answer.
+        var linked = new List<LinkedSubjectExport>();
+        foreach (var link in links)
+        {
+            linked.Add(new LinkedSubjectExport(link.SubjectId, link.LinkedAt, Describe(await ledger.HistoryAsync(siteId, link.SubjectId, ct))));
+        }
         http.Response.Headers.ContentDisposition = "attachment; filename=\"subject-export.json\"";
         return TypedResults.Ok(new SubjectExport(subjectId, siteId, site.Name, time.Now(), HowToWithdraw,
-            ledger.Evaluate(site, versions, subjectId, records[^1]), exported));
+            ledger.Evaluate(site, versions, subjectId, records.Count > 0 ? records[^1] : null), Describe(records), linked.Count > 0 ? linked : null));
     }
 
     private static SubjectRecord Describe(ConsentRecord r, Site site, Policy policy)
@@ -69,13 +77,21 @@ public static class SubjectEndpoints
     }
 
     private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> Erase(
-        string siteId, string subjectId, HttpContext http, ConsentLedger ledger, CancellationToken ct)
+        string siteId, string subjectId, HttpContext http, ConsentLedger ledger, IConsentStore store, CancellationToken ct)
     {
         if (!SubjectIds.IsValid(subjectId))
         {
             return Problems.Validation("subjectId", SubjectIds.Rule);
         }
-        if (await ledger.EraseAsync(siteId, subjectId, ct) is not { } commitment)
+        // A user id's linked anonymous subjects first (Identity): each is shredded as any subject is, and its
+        // erasure deletes its link, so no link is left that names the user once the user's own erasure is done.
+        string? linkedCommitment = null;
+        foreach (var link in await store.ListLinkedSubjectsAsync(siteId, subjectId, ct))
+        {
+            var erased = await ledger.EraseAsync(siteId, link.SubjectId, ct);
+            linkedCommitment ??= erased;
+        }
+        if ((await ledger.EraseAsync(siteId, subjectId, ct) ?? linkedCommitment) is not { } commitment)
         {
             return Problems.NotFound($"Nothing is held on subject '{subjectId}'.");
         }

@@ -15,7 +15,12 @@ public sealed record SubjectExport(
     DateTimeOffset ExportedAt,
     string HowToWithdraw,
     ConsentState CurrentState,
-    IReadOnlyList<SubjectRecord> Records);
+    IReadOnlyList<SubjectRecord> Records,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    IReadOnlyList<LinkedSubjectExport>? LinkedSubjects = null);
+
+/// <summary>For a user id: an anonymous subject linked to it (Identity), with everything held on it.</summary>
+public sealed record LinkedSubjectExport(string SubjectId, DateTimeOffset LinkedAt, IReadOnlyList<SubjectRecord> Records);
 
 public sealed record SubjectRecord(
     string RecordId,

@@ -12,7 +12,7 @@ namespace ConsentService.Tests.Legal;
 /// after a restart. Neither the id, the source, the idempotency keys nor the subject's key may be found;
 /// the key is searched for by trying every 32-byte window of every file as the HMAC key of the commitment.
 /// </summary>
-public sealed class ErasureForensicsTests
+public sealed partial class ErasureForensicsTests
 {
     /// <summary>What one subject left behind: the strings to grep for and the commitment the key scan checks.</summary>
     private sealed record Traces(string SubjectId, string Commitment, IReadOnlyList<string> Needles);

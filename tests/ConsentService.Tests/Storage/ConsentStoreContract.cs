@@ -11,7 +11,7 @@ namespace ConsentService.Tests.Storage;
 /// What every store adapter must do. Each adapter's test class derives from this and supplies a
 /// fresh, empty store; the same cases then run against SQLite, MongoDB and whatever comes next.
 /// </summary>
-public abstract class ConsentStoreContract : IAsyncLifetime
+public abstract partial class ConsentStoreContract : IAsyncLifetime
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 25, 9, 0, 0, TimeSpan.Zero);
 

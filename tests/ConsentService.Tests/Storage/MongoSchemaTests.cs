@@ -16,7 +16,7 @@ namespace ConsentService.Tests.Storage;
 /// What can be checked of the MongoDB adapter without a server: every stored type survives a trip
 /// through BSON bytes, each query sends the BSON we expect, and an index serves each query.
 /// </summary>
-public sealed class MongoSchemaTests
+public sealed partial class MongoSchemaTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 25, 9, 30, 15, 123, TimeSpan.Zero);
     private static readonly RenderArgs<BsonDocument> Args = new(BsonDocumentSerializer.Instance, BsonSerializer.SerializerRegistry);
@@ -187,6 +187,11 @@ public sealed class MongoSchemaTests
         { nameof(MongoSchema.ActiveSigningKey), """{ "active" : true }""", null },
         { nameof(MongoSchema.SigningKeyByKid), """{ "_id" : "k" }""", null },
         { nameof(MongoSchema.NewestConsent), """{ "siteId" : "s" }""", """{ "recordedAt" : -1 }""" },
+        { nameof(MongoSchema.IdentitySecretsOfSite), """{ "siteId" : "s" }""", """{ "createdAt" : 1, "_id" : 1 }""" },
+        { nameof(MongoSchema.IdentitySecretOfSite), """{ "_id" : "k", "siteId" : "s" }""", null },
+        { nameof(MongoSchema.LinksOfUser), """{ "siteId" : "s", "userId" : "u" }""", """{ "linkedAt" : 1, "subjectId" : 1 }""" },
+        { nameof(MongoSchema.LinksOfSubject), """{ "siteId" : "s", "subjectId" : "u" }""", null },
+        { nameof(MongoSchema.Link), """{ "siteId" : "s", "subjectId" : "u", "userId" : "a" }""", null },
     };
 
     [Theory]
@@ -310,6 +315,7 @@ public sealed class MongoSchemaTests
             "idempotencyKey" => "i",
             "subjectCommitment" => "c",
             "name" => "n",
+            "userId" => "a",
             _ => throw new InvalidOperationException($"No sample for parameter {p.Name}"),
         }).ToArray();
         return (MongoQuery)method.Invoke(null, args)!;

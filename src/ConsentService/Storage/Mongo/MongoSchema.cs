@@ -11,7 +11,7 @@ public sealed record MongoQuery(string Collection, FilterDefinition<BsonDocument
 /// The collections (DESIGN §4), their indexes, and every query the store sends. Queries are built
 /// here and only here, so a test can check each against the indexes without a server.
 /// </summary>
-public static class MongoSchema
+public static partial class MongoSchema
 {
     public const string Sites = "sites";
     public const string ApiKeys = "apiKeys";
@@ -66,6 +66,8 @@ public static class MongoSchema
             ],
             [Ledgers] = [],
             [DeploymentSecrets] = [],
+            [IdentitySecrets] = IdentitySecretIndexes(),
+            [SubjectLinks] = SubjectLinkIndexes(),
             [Checkpoints] = [Index(K.Ascending("siteId").Ascending("treeSize"), "ux_site_treeSize", unique: true)],
             [SigningKeys] =
             [
