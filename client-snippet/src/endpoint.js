@@ -6,7 +6,7 @@
  */
 export function apiBase(config, script) {
   if (config.api) return config.api;
-  const src = (script && script.src) || '';
+  const src = script?.src || '';
   const at = src.lastIndexOf('/v1/sites/');
   return at > 0 ? src.slice(0, at) : '';
 }

@@ -21,9 +21,8 @@ const endpoint = apiBase(config, d.currentScript);
 
 if (!w.ConsentService) {
   // Before anything else, and before any gated tag can run (Consent Mode v2).
-  gtag(w, 'consent', 'default', {
-    ad_storage: 'denied', analytics_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied', wait_for_update: 500,
-  });
+  // Everything denied: the signals of a visitor who granted nothing.
+  gtag(w, 'consent', 'default', { ...consentMode(() => 0), wait_for_update: 500 });
 
   const name = 'consent_' + config.siteId;
   const locale = resolveLocale(config.texts, d.documentElement.lang, config.defaultLocale);
@@ -32,7 +31,7 @@ if (!w.ConsentService) {
   let state = readCookie(d.cookie, name);
 
   const current = () => (isStale(config, state, Date.now()) ? null : state);
-  const has = (id) => config.purposes.some((p) => p.id == id && (p.required || (current() && current().p[id] === true)));
+  const has = (id) => config.purposes.some((p) => p.id == id && (p.required || current()?.p[id] === true));
   const get = () => state && {
     subjectId: state.s,
     policyVersion: state.v,
@@ -50,6 +49,8 @@ if (!w.ConsentService) {
   const storage = {};
   for (const m of ['getItem', 'setItem', 'removeItem']) storage[m] = (...a) => localStorage[m](...a);
   const me = keeper(storage, 'consent_secret_' + config.siteId);
+  // The latest signed receipt, for the page to hand its back end (ConsentService.Client checks it offline).
+  const R = 'consent_receipt_' + config.siteId;
   const save = () => (d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:'));
   // Every post names the browser's subject and proves it with the secret kept beside the id.
   const post = (body, { s, k }) => fetch(endpoint + '/v1/sites/' + encodeURIComponent(config.siteId) + '/consents', {
@@ -59,9 +60,10 @@ if (!w.ConsentService) {
     body: JSON.stringify({ ...body, subjectId: s, subjectSecret: k }),
     keepalive: true,
     credentials: 'omit',
-  }).then((r) => r.status, () => 0);
+    // The new receipt replaces the last before the outbox moves on (full or blocked storage: none is kept).
+  }).then((r) => r.json().then((j) => r.ok && (storage.removeItem(R), storage.setItem(R, JSON.stringify(j.receipt)))).then(() => r.status, () => r.status), () => 0);
   const send = async (body) => {
-    const status = await post(body, me(state && state.s));
+    const status = await post(body, me(state?.s));
     if (status != 403) return status;
     // The id is not this browser's to write (its secret was lost, or another client claimed an old id
     // first): the decision goes to a new subject, and the cookie follows.
@@ -79,13 +81,13 @@ if (!w.ConsentService) {
   const record = (method, chosen = {}) => {
     const decision = decide(config, method, chosen, gpc);
     const key = randomId('dec_');
-    state = { s: me(state && state.s).s, v: config.version, p: decision.purposes, m: decision.method, t: Date.now() };
+    state = { s: me(state?.s).s, v: config.version, p: decision.purposes, m: decision.method, t: Date.now() };
     save();
     queue.add(key, {
       policyVersion: config.version,
       method: decision.method,
       purposes: decision.purposes,
-      source: { url: /^https?:$/.test(location.protocol) ? (location.origin + location.pathname).slice(0, 2048) : undefined, locale },
+      source: { url: /^http/.test(location.protocol) ? (location.origin + location.pathname).slice(0, 2048) : undefined, locale },
       idempotencyKey: key,
     });
     view.close();
@@ -103,7 +105,7 @@ if (!w.ConsentService) {
   };
 
   const view = ui(d, config, config.texts[locale], locale, {
-    granted: (id) => !!(state && state.p[id]),
+    granted: (id) => !!state?.p[id],
     decided: () => !!current(),
     act: record,
     gpc,
@@ -122,13 +124,15 @@ if (!w.ConsentService) {
     show: () => whenReady(view.preferences),
     acceptAll: () => record('accept_all'),
     rejectAll: () => record('reject_all'),
-    set: (purposes) => record('custom', { ...(current() || {}).p, ...purposes }),
+    set: (purposes) => record('custom', { ...current()?.p, ...purposes }),
     withdraw: () => record('withdraw'),
+    // None while a decision is on its way: the last receipt would say what the visitor no longer says.
+    receipt: () => (queue.items()[0] ? null : storage.getItem(R)),
   };
 
   if (gpc && (!current() || current().p.marketing)) {
     // GPC: an opt-out with no question asked; it beats an earlier opt-in to marketing (CCPA regs §7025).
-    record('gpc', current() ? current().p : {});
+    record('gpc', current()?.p);
   } else if (current()) {
     apply();
   }
