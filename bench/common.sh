@@ -92,6 +92,16 @@ create_site() {
   LEGAL_KEY=$(call POST "/v1/sites/$SITE/keys" "$ADMIN_KEY" '{"role":"legal","label":"bench"}' | json "['key']")
 }
 
+# A material policy version (the template, published as material): every seeded decision needs asking
+# again, so returning visitors re-consent to it (the reconsent scenario). Sets MATERIAL_VERSION.
+publish_material_policy() {
+  local template
+  template=$(curl -fsS "$BASE/v1/policy-template")
+  MATERIAL_VERSION=$(call POST "/v1/sites/$SITE/policies" "$ADMIN_KEY" \
+    "$(echo "$template" | python3 -c 'import json,sys; d=json.load(sys.stdin); d["material"]=True; print(json.dumps(d))')" | json "['version']")
+  echo "== published policy version $MATERIAL_VERSION (material)"
+}
+
 machine() {
   local cpu cores ram os
   cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)

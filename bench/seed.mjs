@@ -1,11 +1,16 @@
 // Seeds a site through the public API: COUNT visitors' decisions (new subjects), CONCURRENCY at a
 // time; prints the subject ids, one a line. Every write also puts the subject in the read cache.
-// Usage: node seed.mjs BASE_URL SITE_ID COUNT [CONCURRENCY]
-const [base, site, count, concurrency = '16'] = process.argv.slice(2);
+// Usage: node seed.mjs BASE_URL SITE_ID COUNT [CONCURRENCY] [SECRETS_FILE]
+// SECRETS_FILE: also writes "subjectId subjectSecret" a line (the secret the service minted and showed
+// once), for scenarios of returning visitors, who must prove their id.
+import { writeFileSync } from 'node:fs';
+
+const [base, site, count, concurrency = '16', secretsFile] = process.argv.slice(2);
 const total = Number(count);
 const methods = ['accept_all', 'reject_all', 'custom'];
 let next = 0;
 const subjects = [];
+const returning = [];
 
 async function worker() {
   while (next < total) {
@@ -19,9 +24,12 @@ async function worker() {
       body: JSON.stringify(body),
     });
     if (r.status !== 201) throw new Error(`seed write ${i}: ${r.status} ${await r.text()}`);
-    subjects.push((await r.json()).subjectId);
+    const created = await r.json();
+    subjects.push(created.subjectId);
+    returning.push(`${created.subjectId} ${created.subjectSecret}`);
   }
 }
 
 await Promise.all(Array.from({ length: Number(concurrency) }, worker));
+if (secretsFile) writeFileSync(secretsFile, returning.join('\n') + '\n');
 process.stdout.write(subjects.join('\n') + '\n');

@@ -1,6 +1,6 @@
 /** Random ids: 16 bytes from crypto.getRandomValues as base64url without padding (22 characters). */
 export const base64url = (bytes) =>
-  btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').split('=')[0];
 
 export const randomId = (prefix, random = crypto) => prefix + base64url(random.getRandomValues(new Uint8Array(16)));
 

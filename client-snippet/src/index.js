@@ -23,6 +23,7 @@ const endpoint = apiBase(config, script);
 
 if (!w.ConsentService) {
   // Before anything else, and before any gated tag can run (Consent Mode v2).
+  // Everything denied: the signals of a visitor who granted nothing.
   gtag(w, 'consent', 'default', { ...consentMode(() => 0), wait_for_update: 500 });
 
   const name = 'consent_' + config.siteId;
@@ -52,6 +53,8 @@ if (!w.ConsentService) {
   // the callers keep to memory.
   const storage = new Proxy({}, { get: (_, m) => (...a) => localStorage[m](...a) });
   const me = keeper(storage, 'consent_secret_' + config.siteId);
+  // The latest signed receipt, for the page to hand its back end (ConsentService.Client checks it offline).
+  const R = 'consent_receipt_' + config.siteId;
   // Domain=cookieDomain when the site has one: every subdomain shares the decision.
   const save = () => (d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:', config.cookieDomain));
   // Every post names the browser's subject and proves it with the secret kept beside the id; a signed-in
@@ -64,7 +67,8 @@ if (!w.ConsentService) {
     keepalive: true,
     credentials: 'omit',
   });
-  const post = (body, who) => call('/consents', body, who).then((r) => r.status, () => 0);
+  // The new receipt replaces the last before the outbox moves on (full or blocked storage: none is kept).
+  const post = (body, who) => call('/consents', body, who).then((r) => r.json().then((j) => r.ok && (storage.removeItem(R), storage.setItem(R, JSON.stringify(j.receipt)))).then(() => r.status, () => r.status), () => 0);
   const send = async (body) => {
     const status = await post(body, me(state?.s));
     if (status != 403) return status;
@@ -144,6 +148,8 @@ if (!w.ConsentService) {
     set: (purposes) => record('custom', { ...current()?.p, ...purposes }),
     withdraw: () => record('withdraw'),
     identify,
+    // None while a decision is on its way: the last receipt would say what the visitor no longer says.
+    receipt: () => (queue.items()[0] ? null : storage.getItem(R)),
   };
 
   if (gpc && (!current() || current().p.marketing)) {

@@ -44,7 +44,7 @@ export function outbox(storage, key, send, timer = setTimeout) {
           pending = timer(flush, backoff(attempt++));
           break;
         }
-        if (status >= 300) console.warn('ConsentService: refused, HTTP ' + status, item.b);
+        if (status >= 300) console.warn('ConsentService: HTTP ' + status, item.b);
         attempt = 0;
         save(load().filter((x) => x.k != item.k));
       }

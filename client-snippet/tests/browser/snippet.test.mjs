@@ -716,3 +716,34 @@ test('the API docs at /swagger render under their CSP', async () => {
   assert.deepEqual(violations, []);
   await ctx.close();
 });
+
+test('the latest signed receipt is kept for the back end: none while a decision is on its way, then one that verifies offline', async () => {
+  const { checkReceipt } = await import('../../../scripts/receipt-check.mjs');
+  const jwks = await (await fetch(service.url + '/.well-known/consent-signing-key')).json();
+  const { site, p, ctx } = await open();
+  assert.equal(await p.evaluate(() => window.ConsentService.receipt()), null);
+
+  await banner(p).getByRole('button', { name: 'Accept all' }).click();
+  await delivered(p, site.id);
+  const granted = JSON.parse(await p.evaluate(() => window.ConsentService.receipt()));
+  const first = await checkReceipt({ receipt: granted, jwks });
+  assert.ok(first.ok, JSON.stringify(first.checks));
+  assert.equal(granted.record.siteId, site.id);
+  assert.equal(granted.record.method, 'accept_all');
+  assert.equal(granted.record.purposes.analytics, true);
+
+  // A withdrawal hides the grant's receipt at once, before its own answer arrives.
+  assert.equal(await p.evaluate(() => (window.ConsentService.withdraw(), window.ConsentService.receipt())), null);
+  await delivered(p, site.id);
+  const withdrawn = JSON.parse(await p.evaluate(() => window.ConsentService.receipt()));
+  assert.ok((await checkReceipt({ receipt: withdrawn, jwks })).ok);
+  assert.equal(withdrawn.record.method, 'withdraw');
+  assert.equal(withdrawn.record.purposes.analytics, false);
+  assert.ok(withdrawn.record.position > granted.record.position);
+
+  // Kept across page loads, as the decision is.
+  const again = await ctx.newPage();
+  await again.goto(p.url());
+  await again.waitForFunction(() => window.ConsentService);
+  assert.equal(await again.evaluate(() => window.ConsentService.receipt()), JSON.stringify(withdrawn));
+});
