@@ -57,6 +57,8 @@ if (!w.ConsentService) {
   const R = 'consent_receipt_' + config.siteId;
   // Domain=cookieDomain when the site has one: every subdomain shares the decision.
   const save = () => (d.cookie = cookieString(name, encode(state), lifetimeDays(config, state.p), location.protocol == 'https:', config.cookieDomain));
+  // The decision this browser now holds, for its subject, in the cookie.
+  const keep = (v, p, m, t) => ((state = { s: me(state?.s).s, v, p, m, t }), save());
   // Every post names the browser's subject and proves it with the secret kept beside the id; a signed-in
   // visitor's decision is the user's (the token names them).
   const call = (path, body, { s, k }) => fetch(endpoint + '/v1/sites/' + config.siteId + path, {
@@ -88,13 +90,12 @@ if (!w.ConsentService) {
   const record = (how, chosen = {}) => {
     const { method, purposes } = decide(config, how, chosen, gpc);
     const key = randomId('dec_');
-    state = { s: me(state?.s).s, v: config.version, p: purposes, m: method, t: Date.now() };
-    save();
+    keep(config.version, purposes, method, Date.now());
     queue.add(key, {
       policyVersion: config.version,
       method,
       purposes,
-      source: { url: /^https?:$/.test(location.protocol) ? (location.origin + location.pathname).slice(0, 2048) : undefined, locale },
+      source: { url: /^http/.test(location.protocol) ? (location.origin + location.pathname).slice(0, 2048) : undefined, locale },
       idempotencyKey: key,
     });
     return changed();
@@ -132,7 +133,7 @@ if (!w.ConsentService) {
   // whichever device, replaces the cookie's. A refused token changes nothing and is not kept.
   const identify = (t) => (waiting = call('/identify', { subjectToken: t }, me(state?.s))
     .then((r) => r.ok && ((token = t), r.json()))
-    .then((x) => x.recordedAt && ((state = { s: me(state?.s).s, v: x.policyVersion, p: x.purposes, m: x.method, t: Date.parse(x.recordedAt) }), save()), () => 0)
+    .then((x) => x.recordedAt && keep(x.policyVersion, x.purposes, x.method, Date.parse(x.recordedAt)), () => 0)
     .then(() => ((waiting = 0), current() ? changed() : ask())));
   // A token in the tag (data-subject-token): asked before anything optional runs or the banner shows.
   if (script?.dataset.subjectToken) identify(script.dataset.subjectToken);

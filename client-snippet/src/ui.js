@@ -110,14 +110,14 @@ export function ui(doc, config, texts, locale, on) {
   doc.addEventListener('click', (e) => {
     const target = e.target.closest?.('[data-consent-action]');
     if (!target) return;
-    const action = target.getAttribute('data-consent-action');
+    const action = target.dataset.consentAction;
     if (action == 'preferences') {
       // Also the site's own footer links and buttons: the way back to the choice.
       e.preventDefault();
       show(preferences());
     } else if (root?.contains(target)) {
       const chosen = {};
-      for (const box of root.querySelectorAll('[data-consent-purpose]')) chosen[box.getAttribute('data-consent-purpose')] = box.checked;
+      for (const box of root.querySelectorAll('[data-consent-purpose]')) chosen[box.dataset.consentPurpose] = box.checked;
       on.act(action == 'save' ? 'custom' : action, chosen);
     }
   });

@@ -73,9 +73,22 @@ public static class SnippetScript
         return string.Equals(country, "US", StringComparison.OrdinalIgnoreCase) ? JurisdictionMode.Ccpa : JurisdictionMode.Gdpr;
     }
 
-    /// <summary>The script with <paramref name="config"/> inlined.</summary>
-    public static string Render(SnippetConfig config) =>
-        Parts.Value.Head + JsonSerializer.Serialize(config, InlineJson) + Parts.Value.Tail;
+    /// <summary>
+    /// The script with <paramref name="config"/> inlined, less what only <c>/config</c>'s other readers
+    /// use (the policy's content hash, the jurisdiction setting beside its resolved value) and the
+    /// <c>required: false</c> the snippet reads as absent: about 80 of the 6,144 gzipped bytes.
+    /// </summary>
+    public static string Render(SnippetConfig config)
+    {
+        var inline = JsonSerializer.SerializeToNode(config, InlineJson)!.AsObject();
+        inline.Remove("contentHash");
+        inline.Remove("jurisdictionMode");
+        foreach (var purpose in inline["purposes"]!.AsArray())
+        {
+            if (purpose!["required"]!.GetValue<bool>() is false) purpose.AsObject().Remove("required");
+        }
+        return Parts.Value.Head + inline.ToJsonString(InlineJson) + Parts.Value.Tail;
+    }
 
     private static (string, string) Load()
     {
