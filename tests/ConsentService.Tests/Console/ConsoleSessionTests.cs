@@ -225,6 +225,21 @@ public sealed class ConsoleSessionTests(ConsentApiFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task An_operator_session_lists_and_creates_sites_with_the_token()
+    {
+        var login = await factory.SignInAsync(ConsentApiFactory.OperatorKey);
+        await AssertProblemAsync(await factory.SendAsync(HttpMethod.Post, "/v1/sites", login.Cookie, null, new { name = "Console shop" }), HttpStatusCode.Forbidden, "csrf");
+        var created = await ReadJsonAsync(await factory.SendAsync(HttpMethod.Post, "/v1/sites", login.Cookie, login.Csrf, new { name = "Console shop" }), HttpStatusCode.Created);
+        var id = created["id"]!.GetValue<string>();
+        var sites = await ReadArrayAsync(await factory.GetAsync("/v1/sites", login));
+        Assert.Contains(sites, s => s!["id"]!.GetValue<string>() == id);
+        Assert.Equal(HttpStatusCode.OK, (await factory.GetAsync($"/v1/sites/{id}/keys", login)).StatusCode); // admin on every site
+        var site = await factory.CreateAuditedSiteAsync();
+        var legal = await factory.SignInAsync(site.LegalKey);
+        await AssertProblemAsync(await factory.GetAsync("/v1/sites", legal), HttpStatusCode.Forbidden, "forbidden");
+    }
+
+    [Fact]
     public async Task A_legal_session_has_no_admin_or_operator_rights()
     {
         var site = await factory.CreateAuditedSiteAsync();
