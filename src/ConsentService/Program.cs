@@ -6,6 +6,7 @@ using ConsentService.Identity;
 using ConsentService.Infrastructure;
 using ConsentService.Ledger;
 using ConsentService.Policies;
+using ConsentService.PrivacyConsole;
 using ConsentService.Sites;
 using ConsentService.Snippet;
 using ConsentService.Stats;
@@ -24,11 +25,13 @@ if (!OpenApiSetup.IsGeneratingDocument)
 {
     builder.Services.AddSingleton<IPostConfigureOptions<AdminOptions>, DevelopmentOperatorKey>();
     builder.Services.AddHostedService<StartupTasks>(); // first: the jobs below need the store ready
+    builder.Services.AddSingleton<DemoHistory>();
 }
 builder.AddAuditLog();
 builder.AddLedgerProofs();
 builder.AddRetention();
 builder.AddIdentifiedUsers();
+builder.AddConsole();
 
 var app = builder.Build();
 
@@ -63,6 +66,7 @@ app.MapSnippetEndpoints();
 app.MapDemoPage();
 app.MapAuditEndpoints();
 app.MapIdentityEndpoints();
+app.MapConsole();
 
 return app.RunOrExplainStartupFailure();
 

@@ -750,7 +750,7 @@ public sealed class BadInputTests(ConsentApiFactory factory) : IClassFixture<Con
         using var client = factory.CreateClient();
         var sites = await factory.CountRowsAsync("sites");
 
-        await AssertProblemAsync(await client.GetAsync("/v1/sites"), HttpStatusCode.MethodNotAllowed, "method-not-allowed");
+        await AssertProblemAsync(await client.PutAsync("/v1/sites", Json(Valid)), HttpStatusCode.MethodNotAllowed, "method-not-allowed");
         await AssertProblemAsync(await client.PutAsync($"/v1/sites/{site.Id}/consents", Json(Valid)), HttpStatusCode.MethodNotAllowed, "method-not-allowed");
         await AssertNoConsentWrittenAsync(site.Id);
         Assert.Equal(sites, await factory.CountRowsAsync("sites"));
