@@ -10,6 +10,7 @@ using ConsentService.Snippet;
 using ConsentService.Stats;
 using ConsentService.Storage;
 using ConsentService.Subjects;
+using ConsentService.Webhooks;
 using Microsoft.Extensions.Options;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -27,6 +28,7 @@ if (!OpenApiSetup.IsGeneratingDocument)
 builder.AddAuditLog();
 builder.AddLedgerProofs();
 builder.AddRetention();
+builder.AddWebhooks();
 
 var app = builder.Build();
 
@@ -60,6 +62,7 @@ app.MapStatsEndpoints();
 app.MapSnippetEndpoints();
 app.MapDemoPage();
 app.MapAuditEndpoints();
+app.MapWebhookEndpoints();
 
 return app.RunOrExplainStartupFailure();
 
