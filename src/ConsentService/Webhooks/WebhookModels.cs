@@ -115,6 +115,6 @@ public sealed record WebhookEndpointView(
 public sealed record WebhookEndpointCreated(WebhookEndpointView Endpoint, string Secret);
 
 /// <param name="Since">Every failed delivery of the endpoint whose message was created at or after this time.</param>
-public sealed record RecoverWebhooksRequest([property: Required] DateTimeOffset? Since);
+public sealed record RecoverWebhooksRequest(DateTimeOffset? Since = null);
 
 public sealed record RedeliveryAccepted(int Deliveries);
