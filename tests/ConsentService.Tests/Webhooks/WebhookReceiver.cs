@@ -31,8 +31,8 @@ public sealed class WebhookReceiver : IAsyncDisposable
     public ConcurrentQueue<ReceivedWebhook> Accepted { get; } = new();
     /// <summary>When set, every request is answered 307 to this URL (a redirect must not be followed).</summary>
     public string? RedirectTo { get; set; }
-    /// <summary>How long to hold each request before answering (a delivery in flight).</summary>
-    public TimeSpan Delay { get; set; }
+    /// <summary>While set, requests wait for it and are then answered 503: deliveries held in flight.</summary>
+    public TaskCompletionSource? Hold { get; set; }
 
     private WebhookReceiver(WebApplication app) => _app = app;
 
@@ -49,7 +49,12 @@ public sealed class WebhookReceiver : IAsyncDisposable
             var received = new ReceivedWebhook(context.Request.Headers["webhook-id"].ToString(), context.Request.Headers["webhook-timestamp"].ToString(),
                 context.Request.Headers["webhook-signature"].ToString(), await reader.ReadToEndAsync());
             receiver.Requests.Enqueue(received);
-            if (receiver.Delay > TimeSpan.Zero) await Task.Delay(receiver.Delay);
+            if (receiver.Hold is { } hold)
+            {
+                await hold.Task;
+                context.Response.StatusCode = 503;
+                return;
+            }
             if (receiver.RedirectTo is { } target)
             {
                 context.Response.StatusCode = 307;
@@ -74,7 +79,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!condition(this))
         {
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for {what}; received: {string.Join(" | ", Requests.Select(r => r.Body))}");
+            Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for {what}; received {Requests.Count}, accepted {Accepted.Count}: {string.Join(" | ", Requests.Take(5).Select(r => r.Body))}");
             await Task.Delay(20);
         }
     }
