@@ -1,7 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
-using System.Text.Json.Nodes;
 using ConsentService.Tests.Infrastructure;
 using ConsentService.Webhooks;
 using Microsoft.AspNetCore.Http;

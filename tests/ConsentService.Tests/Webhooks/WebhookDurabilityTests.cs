@@ -63,7 +63,7 @@ public sealed class WebhookDurabilityTests : IDisposable
                 var record = await ReadJsonAsync(response, HttpStatusCode.Created);
                 acknowledged.Add((record["id"]!.GetValue<string>(), subject, record["position"]!.GetValue<long>()));
             }
-            await receiver.WaitForAsync(r => r.Requests.Count > before + 1, "deliveries in flight");
+            await receiver.WaitForAsync(r => r.Requests.Count > before + 1, "deliveries in flight", seconds: 20);
             await service.KillAsync();
             receiver.Hold = null;
             inFlight = [.. receiver.Requests.Skip(before).Select(m => m.Id).Except(receiver.Accepted.Select(m => m.Id))];
