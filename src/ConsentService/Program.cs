@@ -12,6 +12,7 @@ using ConsentService.Snippet;
 using ConsentService.Stats;
 using ConsentService.Storage;
 using ConsentService.Subjects;
+using ConsentService.Webhooks;
 using Microsoft.Extensions.Options;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -32,6 +33,7 @@ builder.AddLedgerProofs();
 builder.AddRetention();
 builder.AddIdentifiedUsers();
 builder.AddConsole();
+builder.AddWebhooks();
 
 var app = builder.Build();
 
@@ -67,6 +69,7 @@ app.MapDemoPage();
 app.MapAuditEndpoints();
 app.MapIdentityEndpoints();
 app.MapConsole();
+app.MapWebhookEndpoints();
 
 return app.RunOrExplainStartupFailure();
 

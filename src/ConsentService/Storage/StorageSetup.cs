@@ -22,7 +22,7 @@ public static class StorageSetup
         {
             services.AddSqliteDataFolder();
             services.AddSingleton<IConsentStore>(sp =>
-                SqliteConsentStore.ForFile(sp.GetRequiredService<DataFolder>().DatabaseFile("consent.db")));
+                SqliteConsentStore.ForFile(sp.GetRequiredService<DataFolder>().DatabaseFile("consent.db"), sp.GetService<TimeProvider>()));
         }
         else
         {
@@ -30,7 +30,10 @@ public static class StorageSetup
             // One client for the app's life: it owns the connection pool and the server monitoring.
             services.AddSingleton<IMongoClient>(_ => new MongoClient(url));
             services.AddSingleton<IConsentStore>(sp => new MongoConsentStore(sp.GetRequiredService<IMongoClient>()
-                .GetDatabase(url.DatabaseName ?? "consent", new MongoDatabaseSettings { WriteConcern = WriteConcern.WMajority })));
+                .GetDatabase(url.DatabaseName ?? "consent", new MongoDatabaseSettings { WriteConcern = WriteConcern.WMajority }))
+            {
+                WebhookClock = sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            });
         }
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
         return builder;

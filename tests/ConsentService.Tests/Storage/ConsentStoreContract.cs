@@ -505,4 +505,113 @@ public abstract partial class ConsentStoreContract : IAsyncLifetime
         Assert.Equal(expected.Purposes, actual.Purposes);
         Assert.Equal(expected.Hash, ConsentChain.Hash(actual)); // what was read still hashes to what was written
     }
+
+    // ---- webhooks: the outbox ------------------------------------------------------------------
+
+    private IWebhookStore Webhooks => (IWebhookStore)Store;
+
+    private static ConsentService.Webhooks.WebhookEndpoint Endpoint(string id, string siteId, params string[] events) =>
+        new(id, siteId, "https://hooks.example/" + id, events, null, "whsec_" + Convert.ToBase64String(new byte[32]), T0);
+
+    private async Task<IReadOnlyList<ConsentService.Webhooks.LeasedDelivery>> LeaseAsync(string owner, DateTimeOffset now) =>
+        await Webhooks.LeaseWebhookDeliveriesAsync(owner, now, TimeSpan.FromMinutes(2), 10, default);
+
+    private Task SettleAsync(ConsentService.Webhooks.LeasedDelivery d, DateTimeOffset at, bool delivered, DateTimeOffset? next = null, string? disable = null) =>
+        Webhooks.CompleteWebhookDeliveryAsync(new(d.MessageId, d.EndpointId, d.Type, "w", at, delivered, delivered ? 200 : 500,
+            delivered ? null : "500", next, disable), default);
+
+    [SkippableFact]
+    public async Task An_append_queues_its_message_for_each_enabled_endpoint_subscribed_to_it_and_for_no_other()
+    {
+        await Store.CreateSiteAsync(NewSite("s1"), default);
+        await Webhooks.AddWebhookEndpointAsync(Endpoint("e1", "s1", "consent.recorded"), default);
+        await Webhooks.AddWebhookEndpointAsync(Endpoint("e2", "s1", "policy.published"), default);
+        await Webhooks.AddWebhookEndpointAsync(Endpoint("e3", "s1", "consent.recorded") with { DisabledAt = T0, DisabledReason = "off" }, default);
+        await Webhooks.AddWebhookEndpointAsync(Endpoint("e4", "s2", "consent.recorded"), default);
+        var appended = await AppendAsAsync("s1", "alice", null);
+
+        var leased = Assert.Single(await LeaseAsync("w1", T0.AddHours(1)));
+        Assert.Equal(("e1", "consent.recorded", "s1"), (leased.EndpointId, leased.Type, leased.SiteId));
+        Assert.Contains("\"subjectId\":\"alice\"", leased.Payload);
+        Assert.Contains($"\"position\":{appended.Record.Position}", leased.Payload);
+        Assert.Empty(await LeaseAsync("w2", T0.AddHours(1))); // held by w1
+        Assert.Single(await LeaseAsync("w2", T0.AddHours(1).AddMinutes(3))); // w1's lease ran out
+        Assert.Equal(["e1", "e2", "e3"], (await Webhooks.ListWebhookEndpointsAsync("s1", default)).Select(e => e.Id));
+    }
+
+    [SkippableFact]
+    public async Task A_subjects_later_message_waits_until_its_earlier_one_is_settled_and_a_failure_waits_for_its_next_attempt()
+    {
+        await Store.CreateSiteAsync(NewSite("s1"), default);
+        await Webhooks.AddWebhookEndpointAsync(Endpoint("e1", "s1", "consent.recorded"), default);
+        await AppendAsAsync("s1", "alice", null);
+        await AppendAsAsync("s1", "alice", null);
+        await AppendAsAsync("s1", "bob", null);
+        var now = T0.AddHours(1);
+
+        var first = await LeaseAsync("w1", now);
+        Assert.Equal(2, first.Count); // alice's first and bob's: alice's second waits
+        var aliceFirst = first.Single(d => d.Payload!.Contains("alice"));
+        await SettleAsync(first.Single(d => d.Payload!.Contains("bob")), now, delivered: true);
+        await SettleAsync(aliceFirst, now, delivered: false, next: now.AddMinutes(1));
+        Assert.Empty(await LeaseAsync("w1", now.AddSeconds(30)));
+        Assert.Equal("e1", (await Webhooks.GetWebhookEndpointAsync("s1", "e1", default))!.Id);
+        Assert.Equal(now, (await Webhooks.GetWebhookEndpointAsync("s1", "e1", default))!.FailingSince);
+
+        var retried = Assert.Single(await LeaseAsync("w1", now.AddMinutes(2)));
+        Assert.Equal(aliceFirst.MessageId, retried.MessageId);
+        Assert.Equal(1, retried.Attempts);
+        await SettleAsync(retried, now.AddMinutes(2), delivered: true);
+        var second = Assert.Single(await LeaseAsync("w1", now.AddMinutes(2)));
+        Assert.Contains("alice", second.Payload);
+        Assert.NotEqual(aliceFirst.MessageId, second.MessageId);
+        Assert.Null((await Webhooks.GetWebhookEndpointAsync("s1", "e1", default))!.FailingSince);
+    }
+
+    [SkippableFact]
+    public async Task Erasure_removes_the_subjects_messages_and_queues_a_notice_whose_payload_goes_once_delivered()
+    {
+        await Store.CreateSiteAsync(NewSite("s1"), default);
+        await Webhooks.AddWebhookEndpointAsync(Endpoint("e1", "s1", "consent.recorded", "subject.erased"), default);
+        await AppendAsAsync("s1", "alice", null);
+        await AppendAsAsync("s1", "bob", null);
+        await Store.EraseSubjectAsync("s1", "alice", default);
+        var later = DateTimeOffset.UtcNow.AddDays(1); // the notice is stamped by the store's clock, the system's here
+
+        var leased = await LeaseAsync("w1", later);
+        Assert.Equal(["consent.recorded", "subject.erased"], leased.Select(d => d.Type).Order());
+        Assert.DoesNotContain(leased, d => d.Type == "consent.recorded" && d.Payload!.Contains("alice"));
+        var notice = leased.Single(d => d.Type == "subject.erased");
+        Assert.Contains("\"subjectId\":\"alice\"", notice.Payload);
+        await SettleAsync(notice, later, delivered: true);
+
+        var shown = await Webhooks.ListWebhookDeliveriesAsync("s1", "e1", 10, default);
+        Assert.True(shown.Single(d => d.Type == "subject.erased").PayloadDestroyed);
+        Assert.False(await Webhooks.RedeliverWebhookMessageAsync("s1", "e1", notice.MessageId, later, default));
+        Assert.Equal(2, shown.Count);
+    }
+
+    [SkippableFact]
+    public async Task Disabling_gives_up_the_pending_deliveries_and_recovery_makes_them_pending_again()
+    {
+        await Store.CreateSiteAsync(NewSite("s1"), default);
+        await Webhooks.AddWebhookEndpointAsync(Endpoint("e1", "s1", "consent.recorded"), default);
+        await AppendAsAsync("s1", "alice", null);
+        var leased = Assert.Single(await LeaseAsync("w1", T0.AddHours(1)));
+        await SettleAsync(leased, T0.AddHours(1), delivered: false, next: T0.AddHours(2), disable: "kept failing");
+
+        var disabled = (await Webhooks.GetWebhookEndpointAsync("s1", "e1", default))!;
+        Assert.Equal((T0.AddHours(1), "kept failing"), (disabled.DisabledAt, disabled.DisabledReason));
+        Assert.Equal("failed", (await Webhooks.ListWebhookDeliveriesAsync("s1", "e1", 10, default)).Single().Status);
+        await AppendAsAsync("s1", "alice", null); // not queued for a disabled endpoint
+        Assert.Single(await Webhooks.ListWebhookDeliveriesAsync("s1", "e1", 10, default));
+
+        Assert.True(await Webhooks.UpdateWebhookEndpointAsync(disabled with { DisabledAt = null, DisabledReason = null, FailingSince = null }, default));
+        Assert.Equal(0, await Webhooks.RedeliverFailedWebhooksAsync("s1", "e1", T0.AddHours(1), T0.AddHours(3), default)); // created before
+        Assert.Equal(1, await Webhooks.RedeliverFailedWebhooksAsync("s1", "e1", T0, T0.AddHours(3), default));
+        Assert.Equal(leased.MessageId, Assert.Single(await LeaseAsync("w1", T0.AddHours(3))).MessageId);
+        Assert.True(await Webhooks.DeleteWebhookEndpointAsync("s1", "e1", default));
+        Assert.Empty(await LeaseAsync("w1", T0.AddHours(9)));
+        Assert.False(await Webhooks.DeleteWebhookEndpointAsync("s1", "e1", default));
+    }
 }

@@ -30,6 +30,7 @@ public sealed partial class MongoConsentStore(IMongoDatabase database) : IConsen
                 await Collection(collection).Indexes.CreateManyAsync(indexes, ct);
             }
         }
+        await CreateWebhookIndexesAsync(ct);
     }
 
     public async Task<bool> PingAsync(CancellationToken ct)
@@ -81,7 +82,14 @@ public sealed partial class MongoConsentStore(IMongoDatabase database) : IConsen
             var policy = build(latest);
             try
             {
-                await Collection(Q.Policies).InsertOneAsync(ToBson(policy), cancellationToken: ct);
+                // One transaction with its outbox message: a publication and its webhook commit together.
+                using var session = await database.Client.StartSessionAsync(cancellationToken: ct);
+                await session.WithTransactionAsync(async (s, c) =>
+                {
+                    await Collection(Q.Policies).InsertOneAsync(s, ToBson(policy), cancellationToken: c);
+                    await EnqueueWebhookAsync(s, Webhooks.WebhookEvents.Published(policy), c);
+                    return true;
+                }, cancellationToken: ct);
                 return policy;
             }
             catch (MongoWriteException e) when (IsDuplicateKey(e) && attempt < MaxAttempts)
@@ -140,6 +148,7 @@ public sealed partial class MongoConsentStore(IMongoDatabase database) : IConsen
                 await Collection(current.Collection).UpdateOneAsync(s, current.Filter, update, new UpdateOptions { IsUpsert = true }, c);
                 var ledger = Q.Ledger(siteId);
                 await Collection(ledger.Collection).UpdateOneAsync(s, ledger.Filter, Builders<BsonDocument>.Update.Set("hash", record.Hash), cancellationToken: c);
+                await EnqueueWebhookAsync(s, Webhooks.WebhookEvents.Recorded(record), c);
                 return new AppendResult(record, Created: true);
             }, cancellationToken: ct);
         }
@@ -228,6 +237,7 @@ public sealed partial class MongoConsentStore(IMongoDatabase database) : IConsen
             var shred = Builders<BsonDocument>.Update.Unset("subjectId").Unset("source").Unset("idempotencyKey").Unset("requestHash");
             await Collection(records.Collection).UpdateManyAsync(s, records.Filter, shred, cancellationToken: c);
             await DeleteLinksAsync(siteId, subjectId, s, c);
+            await ShredWebhookMessagesAsync(s, siteId, subjectId, current["subjectKey"].AsByteArray, current["record"]["position"].ToInt64(), c);
             return current["record"]["position"].ToInt64();
         }, cancellationToken: ct);
     }

@@ -25,13 +25,13 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private SqliteConnection? _writer;
 
-    public static SqliteConsentStore ForFile(string path) => new(new SqliteConnectionStringBuilder
+    public static SqliteConsentStore ForFile(string path, TimeProvider? webhookClock = null) => new(new SqliteConnectionStringBuilder
     {
         DataSource = path,
         Mode = SqliteOpenMode.ReadWriteCreate,
         Pooling = true,
         DefaultTimeout = 30, // seconds to wait on a lock held by another process
-    }.ToString());
+    }.ToString()) { WebhookClock = webhookClock ?? TimeProvider.System };
 
     public async Task InitializeAsync(CancellationToken ct)
     {
@@ -53,7 +53,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
                 throw new StartupFailureException(
                     $"{writer.DataSource} has schema version {version}, this build needs {SchemaVersion}: it was made by an earlier development build. Move it away to start afresh.");
             }
-            await ExecuteAsync(writer, null, Schema + IdentitySchema + $"PRAGMA user_version = {SchemaVersion};", ct);
+            await ExecuteAsync(writer, null, Schema + IdentitySchema + WebhookSchema + $"PRAGMA user_version = {SchemaVersion};", ct);
             KeepPrepared(writer);
             _writer = writer;
         }
@@ -143,6 +143,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
                 """, ct,
                 ("$site", policy.SiteId), ("$version", policy.Version), ("$published", Millis(policy.PublishedAt)),
                 ("$hash", policy.ContentHash), ("$material", policy.Material), ("$content", JsonSerializer.Serialize(policy.Content, Json)));
+            await EnqueueWebhookAsync(connection, tx, Webhooks.WebhookEvents.Published(policy), ct);
             published = policy;
         }, ct);
         return published!;
@@ -233,6 +234,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
                 INSERT INTO ledgers (site_id, size, last_hash) VALUES ($site, $size, $hash)
                 ON CONFLICT (site_id) DO UPDATE SET size = excluded.size, last_hash = excluded.last_hash
                 """, ct, ("$site", siteId), ("$size", record.Position), ("$hash", record.Hash));
+            await EnqueueWebhookAsync(connection, tx, Webhooks.WebhookEvents.Recorded(record), ct);
             result = new AppendResult(record, Created: true);
             appended.Record = record;
         }, ct, append: appended);
@@ -341,6 +343,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
         {
             last = await ScalarAsync<long?>(connection, tx,
                 "SELECT max(position) FROM consents WHERE site_id = $site AND subject_id = $subject", ct, ("$site", siteId), ("$subject", subjectId));
+            await ShredWebhookMessagesAsync(connection, tx, siteId, subjectId, last, ct);
             await ExecuteAsync(connection, tx,
                 """
                 UPDATE consents SET subject_id = NULL, source = NULL, idempotency_key = NULL, request_hash = NULL
