@@ -45,9 +45,10 @@ public static partial class ConsentEndpoints
         site.MapGet("/subjects/{subjectId}/consent", Check)
             .WithName("CheckConsent")
             .WithSummary("Current consent of a subject, or of one purpose with ?purpose=")
-            .WithDescription("Answered from the instance's cache: a write is seen at once by the instance that made it, and by every " +
-                "other instance behind the same Redis within 50 ms (p99). Send 'Cache-Control: no-cache' to read through to the store.")
             .RequireSiteRole(SiteRole.Check)
+            .WithDescription("Requires a site key with role 'check' or higher. Answered from the instance's cache: a write is seen at once " +
+                "by the instance that made it, and by every other instance behind the same Redis within 50 ms (p99). " +
+                "Send 'Cache-Control: no-cache' to read through to the store.")
             // Not audited: the per-page-view hot path, and it answers nothing personal beyond the id the caller sent.
             .WithoutAudit();
 

@@ -146,10 +146,24 @@ public sealed class CrossInstanceStalenessTests(ITestOutputHelper output)
             lags.Add(since.Elapsed.TotalMilliseconds);
         }
 
-        lags.Sort();
-        double Percentile(double p) => lags[(int)Math.Ceiling(p * lags.Count) - 1];
-        output.WriteLine($"cross-instance staleness over {Writes} writes: p50 {Percentile(0.5):F2} ms, p99 {Percentile(0.99):F2} ms, max {lags[^1]:F2} ms");
-        Assert.True(Percentile(0.99) <= 50, $"p99 {Percentile(0.99):F1} ms > 50 ms (p50 {Percentile(0.5):F1} ms)");
+        // For scale: what one cached check costs on the other instance, on this machine, now.
+        var hits = new List<double>(Writes);
+        for (var i = 0; i < Writes; i++)
+        {
+            var one = Stopwatch.StartNew();
+            await GrantedAsync(otherChecks);
+            hits.Add(one.Elapsed.TotalMilliseconds);
+        }
+
+        static double Percentile(List<double> values, double p)
+        {
+            values.Sort();
+            return values[(int)Math.Ceiling(p * values.Count) - 1];
+        }
+        var (p50, p99) = (Percentile(lags, 0.5), Percentile(lags, 0.99));
+        output.WriteLine($"cross-instance staleness over {Writes} writes: p50 {p50:F2} ms, p99 {p99:F2} ms, max {lags[^1]:F2} ms; " +
+            $"one cached check on the other instance: p50 {Percentile(hits, 0.5):F2} ms, p99 {Percentile(hits, 0.99):F2} ms");
+        Assert.True(p99 <= 50, $"p99 {p99:F1} ms > 50 ms (p50 {p50:F1} ms; a cached check alone: p99 {Percentile(hits, 0.99):F1} ms)");
     }
 }
 
