@@ -12,6 +12,7 @@ public static class CacheSetup
     public static WebApplicationBuilder AddConsentCache(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+        services.AddSingleton<Consents.CheckAnswers>();
         var connectionString = builder.Configuration.GetConnectionString("Redis");
         if (string.IsNullOrWhiteSpace(connectionString))
         {

@@ -250,8 +250,10 @@ public static partial class ConsentEndpoints
         return resolved;
     }
 
-    private static async Task<Results<Ok<ConsentState>, Ok<PurposeCheck>, ValidationProblem, ProblemHttpResult>> Check(
-        string siteId, string subjectId, string? purpose, HttpContext http, SiteDirectory sites, PolicyCatalog policies, ConsentLedger ledger, CancellationToken ct)
+    // Ok<ConsentState> and Ok<PurposeCheck> describe the answer (OpenAPI); it is sent as Utf8JsonResult, bytes kept by CheckAnswers.
+    private static async Task<Results<Ok<ConsentState>, Ok<PurposeCheck>, Utf8JsonResult, ValidationProblem, ProblemHttpResult>> Check(
+        string siteId, string subjectId, string? purpose, HttpContext http, SiteDirectory sites, PolicyCatalog policies, ConsentLedger ledger,
+        CheckAnswers answers, TimeProvider time, CancellationToken ct)
     {
         if (!SubjectIds.IsValid(subjectId))
         {
@@ -259,7 +261,8 @@ public static partial class ConsentEndpoints
         }
         // Three independent reads, sent together: on Redis one round trip instead of three (this is the per-page-view path).
         // A caller that must not be answered from a cache (it cannot wait for other instances to hear of a write) says so.
-        var (siteRead, policiesRead, currentRead) = ReadsThrough(http.Request)
+        var readThrough = ReadsThrough(http.Request);
+        var (siteRead, policiesRead, currentRead) = readThrough
             ? (sites.ReadThroughAsync(siteId, ct), policies.ListReadThroughAsync(siteId, ct), ledger.CurrentReadThroughAsync(siteId, subjectId, ct))
             : (sites.GetAsync(siteId, ct), policies.ListAsync(siteId, ct), ledger.CurrentAsync(siteId, subjectId, ct));
         await Task.WhenAll(siteRead, policiesRead, currentRead);
@@ -267,13 +270,20 @@ public static partial class ConsentEndpoints
         {
             return Problems.SiteNotFound(siteId);
         }
-        var state = ledger.Evaluate(site, await policiesRead, subjectId, await currentRead);
+        var (versions, current, now) = (await policiesRead, await currentRead, time.Now());
+        // A read through answers from what it read, and leaves no answer behind for the cached objects.
+        if (!readThrough && answers.Find(current, site, versions, purpose, now) is { } kept)
+        {
+            return new Utf8JsonResult(kept);
+        }
+        var state = ledger.Evaluate(site, versions, subjectId, current);
+        var keepBy = readThrough ? null : current;
         if (purpose is null)
         {
-            return TypedResults.Ok(state);
+            return new Utf8JsonResult(answers.Keep(keepBy, site, versions, purpose, now, state));
         }
         return state.Purposes.TryGetValue(purpose, out var one)
-            ? TypedResults.Ok(new PurposeCheck(purpose, one.Granted, state.NeedsReconsent))
+            ? new Utf8JsonResult(answers.Keep(keepBy, site, versions, purpose, now, new PurposeCheck(purpose, one.Granted, state.NeedsReconsent)))
             : Problems.Validation("purpose", $"The current policy has no purpose '{purpose}'.");
     }
 

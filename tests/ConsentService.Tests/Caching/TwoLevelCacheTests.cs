@@ -104,7 +104,12 @@ public sealed class TwoLevelResurrectionTests
     private static Task<Value?> Never(CancellationToken _) => throw new InvalidOperationException("Expected a cache hit");
 }
 
+/// <summary>A latency measured in milliseconds: run alone, not beside the rest of the suite in this process.</summary>
+[CollectionDefinition(nameof(MeasuredAlone), DisableParallelization = true)]
+public sealed class MeasuredAlone;
+
 /// <summary>Two app instances (one database, one Redis): how long a write takes to reach the other.</summary>
+[Collection(nameof(MeasuredAlone))]
 public sealed class CrossInstanceStalenessTests(ITestOutputHelper output)
 {
     private const int Writes = 200;
