@@ -153,6 +153,9 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
         }
     }
 
+    /// <summary>Deletes now, not at the next use, the keys written while Redis was unreachable (on a reconnect).</summary>
+    internal Task ResyncAsync() => AvailableAsync();
+
     /// <summary>The database when Redis can be used now, after deleting what went stale while it could not; else null.</summary>
     private async Task<IDatabase?> AvailableAsync()
     {

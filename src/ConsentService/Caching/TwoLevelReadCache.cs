@@ -67,6 +67,7 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
     /// <summary>Subscribed and connected: invalidations arrive, entries are trusted until replaced.</summary>
     private volatile bool _listening;
     private int _subscribing;
+    private int _restoring;
     private volatile bool _subscribed;
     private long _nextRestoreMs;
 
@@ -249,13 +250,31 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
         {
             return;
         }
-        Clear();
-        _listening = true;
-        LogListening();
-        if (!first)
+        if (Interlocked.Exchange(ref _restoring, 1) == 1)
         {
-            _ = Task.Delay(ResubscribeSettle).ContinueWith(_ => Clear(), TaskScheduler.Default);
+            return;
         }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                // First delete from Redis what this instance wrote while it could not reach it (another
+                // instance reading Redis now would find what those writes replaced), then listen.
+                await _shared.ResyncAsync();
+                Clear();
+                _listening = true;
+                LogListening();
+                if (!first)
+                {
+                    await Task.Delay(ResubscribeSettle);
+                    Clear();
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref _restoring, 0);
+            }
+        });
     }
 
     private void StartSubscribing()

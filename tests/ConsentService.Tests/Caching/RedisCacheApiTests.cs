@@ -253,6 +253,49 @@ public sealed class RedisCacheApiTests
         Assert.Equal("withdraw", JsonNode.Parse(cached)!["method"]!.GetValue<string>());
     }
 
+    [SkippableFact]
+    public async Task While_redis_is_down_another_instance_sees_a_write_within_a_second_and_after_it_returns_nobody_reads_what_the_write_replaced()
+    {
+        Skip.IfNot(RedisServer.IsInstalled, "redis-server is not installed; ./test.sh installs it.");
+        await using var redis = await RedisServer.StartAsync();
+        var address = $"{redis.Address},asyncTimeout=5000,syncTimeout=5000,connectTimeout=5000";
+        using var first = App(address);
+        using var second = App(address, first);
+        var site = await first.CreateSiteAsync();
+        await HearsInvalidationsAsync(first);
+        await HearsInvalidationsAsync(second);
+        var subject = NewSubjectId();
+        await first.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
+        await EventuallyAsync(() => AnalyticsGrantedAsync(second, site, subject)); // "granted": in the second's memory and in Redis
+
+        await redis.StopAsync(); // SHUTDOWN SAVE: "granted" is in the dump file
+        await first.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "withdraw" });
+        Assert.False(await AnalyticsGrantedAsync(first, site, subject));
+        // No invalidation can reach the second instance: its memory is trusted for a second only, then it reads the store.
+        var outage = Stopwatch.StartNew();
+        while (await AnalyticsGrantedAsync(second, site, subject))
+        {
+            Assert.True(outage.Elapsed < TimeSpan.FromSeconds(3), "The second instance kept answering from memory during the outage");
+            await Task.Delay(20);
+        }
+
+        await redis.StartAsync(default); // back with the stale "granted" entry
+        var deadline = Stopwatch.StartNew();
+        foreach (var app in new[] { first, second })
+        {
+            while ((await ReadyAsync(app))["checks"]!["redis"]!["status"]!.GetValue<string>() != "Healthy")
+            {
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "An instance did not reconnect to Redis");
+                await Task.Delay(100);
+            }
+        }
+        // The first deleted what its outage write replaced before listening again; the second dropped its memory.
+        Assert.False(await AnalyticsGrantedAsync(second, site, subject));
+        using var third = App(address, first); // nothing in memory: Redis, then the store
+        Assert.False(await AnalyticsGrantedAsync(third, site, subject));
+        Assert.False(await AnalyticsGrantedAsync(first, site, subject));
+    }
+
     [Fact]
     public async Task Redis_unreachable_from_the_start_leaves_the_service_working_and_degraded()
     {
