@@ -88,6 +88,7 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, Subject
         // "No consent" as of the erased record's position, before answering: a read that loaded the
         // record just before cannot put it back, and a record made later still replaces it.
         await cache.SetAsync(await CacheSlotAsync(siteId, subjectId, CancellationToken.None), null, CancellationToken.None, version: lastPosition);
+        cacheKeys.Forget(siteId, subjectId);
         return commitment;
     }
 
