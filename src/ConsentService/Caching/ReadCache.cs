@@ -25,7 +25,17 @@ public interface IReadCache
     /// <paramref name="version"/> overrides the slot's, e.g. to store "absent" as of a given version.
     /// </summary>
     Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct, long? version = null) where T : class;
+
+    /// <summary>
+    /// A read through to the store (a caller sent <c>Cache-Control: no-cache</c>): <paramref name="load"/>'s
+    /// value, always; it is offered to the cache as a reader's fill, so it repairs a cache that fell
+    /// behind but never replaces what a writer stored.
+    /// </summary>
+    Task<T?> ReloadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class;
 }
+
+/// <summary>A cached value with the version it was stored under.</summary>
+internal sealed record Versioned<T>(T? Value, long Version) where T : class;
 
 /// <summary>The embedded default: a bounded in-process cache.</summary>
 public sealed class MemoryReadCache(IMemoryCache memory) : IReadCache
@@ -58,6 +68,16 @@ public sealed class MemoryReadCache(IMemoryCache memory) : IReadCache
         Put(slot.Key, value, version ?? slot.Version(value), writer: true);
         _loads.Forget(slot.Key);
         return Task.CompletedTask;
+    }
+
+    public async Task<T?> ReloadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class
+    {
+        var value = await load(ct);
+        if (value is not null || slot.KeepAbsent)
+        {
+            Put(slot.Key, value, slot.Version(value), writer: false);
+        }
+        return value;
     }
 
     private void Put(string key, object? value, long version, bool writer)

@@ -53,17 +53,25 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
         return options;
     }
 
-    public async Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class
+    public async Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class =>
+        (await GetOrLoadVersionedAsync(slot, load, ct)).Value;
+
+    /// <summary>
+    /// The value and its version: the one stored beside it in Redis (a writer may have stored "absent"
+    /// as of a version, see <see cref="IReadCache.SetAsync{T}"/>), else the slot's for a fresh load.
+    /// The first level (<see cref="TwoLevelReadCache"/>) orders its own entries by it.
+    /// </summary>
+    internal async Task<Versioned<T>> GetOrLoadVersionedAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class
     {
         var db = await AvailableAsync();
         if (db is not null)
         {
             try
             {
-                var hit = await db.HashGetAsync(slot.Key, "d");
-                if (hit.HasValue)
+                var hit = await db.HashGetAsync(slot.Key, VersionAndData);
+                if (hit is [{ HasValue: true } version, { HasValue: true } data])
                 {
-                    return Decode<T>(slot.Key, hit);
+                    return new(Decode<T>(slot.Key, data), (long)version);
                 }
             }
             catch (Exception e) when (IsRedisFailure(e))
@@ -75,13 +83,26 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
         return await _loads.RunAsync(slot.Key, async () =>
         {
             var value = await load(CancellationToken.None);
+            var version = slot.Version(value);
             if (db is not null && (value is not null || slot.KeepAbsent))
             {
-                await TryStoreAsync(db, slot, value, slot.Version(value), writer: false);
+                await TryStoreAsync(db, slot, value, version, writer: false);
             }
-            return value;
-        }, ct);
+            return new Versioned<T>(value, version);
+        }, ct) ?? throw new InvalidOperationException("A load always returns a version.");
     }
+
+    public async Task<T?> ReloadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class
+    {
+        var value = await load(ct);
+        if ((value is not null || slot.KeepAbsent) && await AvailableAsync() is { } db)
+        {
+            await TryStoreAsync(db, slot, value, slot.Version(value), writer: false);
+        }
+        return value;
+    }
+
+    private static readonly RedisValue[] VersionAndData = ["v", "d"];
 
     /// <summary>
     /// The value of a hit. Hot entries (a site, its policy versions) are read on every request: when
@@ -131,6 +152,9 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
             return false;
         }
     }
+
+    /// <summary>Deletes now, not at the next use, the keys written while Redis was unreachable (on a reconnect).</summary>
+    internal Task ResyncAsync() => AvailableAsync();
 
     /// <summary>The database when Redis can be used now, after deleting what went stale while it could not; else null.</summary>
     private async Task<IDatabase?> AvailableAsync()

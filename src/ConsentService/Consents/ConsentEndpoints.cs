@@ -9,6 +9,7 @@ using ConsentService.Sites;
 using ConsentService.Snippet;
 using ConsentService.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Net.Http.Headers;
 
 namespace ConsentService.Consents;
 
@@ -46,6 +47,9 @@ public static partial class ConsentEndpoints
             .WithName("CheckConsent")
             .WithSummary("Current consent of a subject, or of one purpose with ?purpose=")
             .RequireSiteRole(SiteRole.Check)
+            .WithDescription("Requires a site key with role 'check' or higher. Answered from the instance's cache: a write is seen at once " +
+                "by the instance that made it, and by every other instance behind the same Redis within 50 ms (p99). " +
+                "Send 'Cache-Control: no-cache' to read through to the store.")
             // Not audited: the per-page-view hot path, and it answers nothing personal beyond the id the caller sent.
             .WithoutAudit();
 
@@ -260,29 +264,47 @@ public static partial class ConsentEndpoints
         return resolved;
     }
 
-    private static async Task<Results<Ok<ConsentState>, Ok<PurposeCheck>, ValidationProblem, ProblemHttpResult>> Check(
-        string siteId, string subjectId, string? purpose, SiteDirectory sites, PolicyCatalog policies, ConsentLedger ledger, CancellationToken ct)
+    // Ok<ConsentState> and Ok<PurposeCheck> describe the answer (OpenAPI); it is sent as Utf8JsonResult, bytes kept by CheckAnswers.
+    private static async Task<Results<Ok<ConsentState>, Ok<PurposeCheck>, Utf8JsonResult, ValidationProblem, ProblemHttpResult>> Check(
+        string siteId, string subjectId, string? purpose, HttpContext http, SiteDirectory sites, PolicyCatalog policies, ConsentLedger ledger,
+        CheckAnswers answers, TimeProvider time, CancellationToken ct)
     {
         if (!SubjectIds.IsValid(subjectId))
         {
             return Problems.Validation("subjectId", SubjectIds.Rule);
         }
         // Three independent reads, sent together: on Redis one round trip instead of three (this is the per-page-view path).
-        var (siteRead, policiesRead, currentRead) = (sites.GetAsync(siteId, ct), policies.ListAsync(siteId, ct), ledger.CurrentAsync(siteId, subjectId, ct));
+        // A caller that must not be answered from a cache (it cannot wait for other instances to hear of a write) says so.
+        var readThrough = ReadsThrough(http.Request);
+        var (siteRead, policiesRead, currentRead) = readThrough
+            ? (sites.ReadThroughAsync(siteId, ct), policies.ListReadThroughAsync(siteId, ct), ledger.CurrentReadThroughAsync(siteId, subjectId, ct))
+            : (sites.GetAsync(siteId, ct), policies.ListAsync(siteId, ct), ledger.CurrentAsync(siteId, subjectId, ct));
         await Task.WhenAll(siteRead, policiesRead, currentRead);
         if (await siteRead is not { } site)
         {
             return Problems.SiteNotFound(siteId);
         }
-        var state = ledger.Evaluate(site, await policiesRead, subjectId, await currentRead);
+        var (versions, current, now) = (await policiesRead, await currentRead, time.Now());
+        // A read through answers from what it read, and leaves no answer behind for the cached objects.
+        if (!readThrough && answers.Find(current, site, versions, purpose, now) is { } kept)
+        {
+            return new Utf8JsonResult(kept);
+        }
+        var state = ledger.Evaluate(site, versions, subjectId, current);
+        var keepBy = readThrough ? null : current;
         if (purpose is null)
         {
-            return TypedResults.Ok(state);
+            return new Utf8JsonResult(answers.Keep(keepBy, site, versions, purpose, now, state));
         }
         return state.Purposes.TryGetValue(purpose, out var one)
-            ? TypedResults.Ok(new PurposeCheck(purpose, one.Granted, state.NeedsReconsent))
+            ? new Utf8JsonResult(answers.Keep(keepBy, site, versions, purpose, now, new PurposeCheck(purpose, one.Granted, state.NeedsReconsent)))
             : Problems.Validation("purpose", $"The current policy has no purpose '{purpose}'.");
     }
+
+    /// <summary><c>Cache-Control: no-cache</c> (RFC 9111 §5.2.1.4): answer from the store, not from a cached copy.</summary>
+    private static bool ReadsThrough(HttpRequest request) =>
+        request.Headers.CacheControl is { Count: > 0 } values
+        && CacheControlHeaderValue.TryParse(values.ToString(), out var directives) && directives.NoCache;
 
     private static async Task<Results<Ok<SubjectHistory>, ValidationProblem, ProblemHttpResult>> History(
         string siteId, string subjectId, HttpContext http, ConsentLedger ledger, IConsentStore store, CancellationToken ct)

@@ -67,6 +67,10 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, Subject
     public async Task<ConsentRecord?> CurrentAsync(string siteId, string subjectId, CancellationToken ct) =>
         await cache.GetOrLoadAsync(await CacheSlotAsync(siteId, subjectId, ct), c => store.GetCurrentConsentAsync(siteId, subjectId, c), ct);
 
+    /// <summary>The current record as the store has it now (<c>Cache-Control: no-cache</c>), see <see cref="IReadCache.ReloadAsync{T}"/>.</summary>
+    public async Task<ConsentRecord?> CurrentReadThroughAsync(string siteId, string subjectId, CancellationToken ct) =>
+        await cache.ReloadAsync(await CacheSlotAsync(siteId, subjectId, ct), c => store.GetCurrentConsentAsync(siteId, subjectId, c), ct);
+
     public Task<IReadOnlyList<ConsentRecord>> HistoryAsync(string siteId, string subjectId, CancellationToken ct) =>
         store.GetHistoryAsync(siteId, subjectId, ct);
 
@@ -84,6 +88,7 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, Subject
         // "No consent" as of the erased record's position, before answering: a read that loaded the
         // record just before cannot put it back, and a record made later still replaces it.
         await cache.SetAsync(await CacheSlotAsync(siteId, subjectId, CancellationToken.None), null, CancellationToken.None, version: lastPosition);
+        cacheKeys.Forget(siteId, subjectId);
         return commitment;
     }
 

@@ -19,6 +19,10 @@ public sealed class PolicyCatalog(IConsentStore store, IReadCache cache, TimePro
     public async Task<IReadOnlyList<Policy>> ListAsync(string siteId, CancellationToken ct) =>
         await cache.GetOrLoadAsync(CacheSlot(siteId), async c => await store.ListPoliciesAsync(siteId, c) is { Count: > 0 } list ? list : null, ct) ?? [];
 
+    /// <summary>The versions as the store has them now (<c>Cache-Control: no-cache</c>), see <see cref="IReadCache.ReloadAsync{T}"/>.</summary>
+    public async Task<IReadOnlyList<Policy>> ListReadThroughAsync(string siteId, CancellationToken ct) =>
+        await cache.ReloadAsync(CacheSlot(siteId), async c => await store.ListPoliciesAsync(siteId, c) is { Count: > 0 } list ? list : null, ct) ?? [];
+
     public async Task<Policy?> GetAsync(string siteId, int version, CancellationToken ct) =>
         (await ListAsync(siteId, ct)).FirstOrDefault(p => p.Version == version);
 

@@ -24,6 +24,10 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
     public Task<Site?> GetAsync(string siteId, CancellationToken ct) =>
         cache.GetOrLoadAsync(CacheSlot(siteId), c => store.GetSiteAsync(siteId, c), ct);
 
+    /// <summary>The site as the store has it now (<c>Cache-Control: no-cache</c>), see <see cref="IReadCache.ReloadAsync{T}"/>.</summary>
+    public Task<Site?> ReadThroughAsync(string siteId, CancellationToken ct) =>
+        cache.ReloadAsync(CacheSlot(siteId), c => store.GetSiteAsync(siteId, c), ct);
+
     public async Task<Site> CreateAsync(CreateSiteRequest request, IReadOnlyList<string> origins, string? siteId, CancellationToken ct)
     {
         var now = time.Now();

@@ -38,6 +38,7 @@ public sealed class AdapterSelectionTests
             ["ConnectionStrings:Redis"] = "127.0.0.1:1",
         });
         Assert.IsType<MongoConsentStore>(app.Services.GetRequiredService<IConsentStore>());
-        Assert.IsType<RedisReadCache>(app.Services.GetRequiredService<IReadCache>());
+        Assert.IsType<TwoLevelReadCache>(app.Services.GetRequiredService<IReadCache>()); // memory in front of Redis
+        Assert.NotNull(app.Services.GetRequiredService<RedisReadCache>());
     }
 }
