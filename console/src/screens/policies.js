@@ -1,6 +1,9 @@
 import { h, field, fmtTime, short } from '../dom.js';
 import { get, sitePath } from '../api.js';
 
+/** The English texts, else the first language's. */
+const lang = (p) => (p.texts || {}).en || Object.values(p.texts || {})[0] || {};
+
 const purposeLine = (p) => `${p.required ? 'required' : 'optional'}, ${p.legalBasis}; vendors: ${(p.vendors || []).map((v) => v.name).join(', ') || 'none'}`;
 
 /** Two versions side by side; each purpose and text marked added, removed, changed or same. */
@@ -29,20 +32,24 @@ export async function policies({ main, site, params, href, go, announce }) {
   for (const id of ids) {
     const pa = a.purposes.find((p) => p.id === id);
     const pb = b.purposes.find((p) => p.id === id);
-    const ta = a.texts?.purposes?.[id];
-    const tb = b.texts?.purposes?.[id];
+    const ta = lang(a).purposes?.[id];
+    const tb = lang(b).purposes?.[id];
     const change = !pa ? 'added' : !pb ? 'removed' : JSON.stringify([pa, ta]) !== JSON.stringify([pb, tb]) ? 'changed' : 'same';
     rows.push(h('tr', { class: change },
       h('th', { scope: 'row' }, id, h('span', { class: 'tag ' + change }, change)),
       h('td', null, pa ? [purposeLine(pa), h('br'), ta?.title || ''] : '—'),
       h('td', null, pb ? [purposeLine(pb), h('br'), tb?.title || ''] : '—')));
   }
-  for (const key of ['title', 'description', 'acceptAll', 'rejectAll', 'preferences', 'save']) {
-    const va = a.texts?.[key];
-    const vb = b.texts?.[key];
-    const change = va === vb ? 'same' : 'changed';
-    rows.push(h('tr', { class: change }, h('th', { scope: 'row' }, `text: ${key}`, h('span', { class: 'tag ' + change }, change)),
-      h('td', { class: 'wrap' }, va || '—'), h('td', { class: 'wrap' }, vb || '—')));
+  // Texts per language (the banner's words are part of what was consented to).
+  const languages = [...new Set([...Object.keys(a.texts || {}), ...Object.keys(b.texts || {})])];
+  for (const language of languages) {
+    for (const key of ['title', 'description', 'acceptAll', 'rejectAll', 'preferences', 'save']) {
+      const va = a.texts?.[language]?.[key];
+      const vb = b.texts?.[language]?.[key];
+      const change = va === undefined ? 'added' : vb === undefined ? 'removed' : va === vb ? 'same' : 'changed';
+      rows.push(h('tr', { class: change }, h('th', { scope: 'row' }, `${language} text: ${key}`, h('span', { class: 'tag ' + change }, change)),
+        h('td', { class: 'wrap' }, va || '—'), h('td', { class: 'wrap' }, vb || '—')));
+    }
   }
   if (a.privacyPolicyUrl !== b.privacyPolicyUrl) {
     rows.push(h('tr', { class: 'changed' }, h('th', { scope: 'row' }, 'privacy policy URL', h('span', { class: 'tag changed' }, 'changed')),
