@@ -14,8 +14,9 @@ const DASHES = [[], [6, 3], [2, 3], [8, 3, 2, 3], [1, 2], [10, 4], [4, 4]];
  * @param {string[]} labels x labels (periods)
  * @param {{ label: string, values: (number|null)[] }[]} series
  * @param {(v: number|null) => string} format cell text of a value
+ * @param {boolean} axisPercent values are shares (0–1) shown as percentages
  */
-export function chartFigure(id, title, labels, series, format = (v) => (v === null ? '—' : String(v))) {
+export function chartFigure(id, title, labels, series, format = (v) => (v === null ? '—' : String(v)), axisPercent = false) {
   const plot = h('div', { class: 'plot', 'aria-hidden': 'true' });
   const figure = h('figure', { class: 'chart card', id },
     h('figcaption', null, h('h2', null, title)),
@@ -35,9 +36,9 @@ export function chartFigure(id, title, labels, series, format = (v) => (v === nu
         scales: { x: { time: false } },
         axes: [
           { values: (_u, ticks) => ticks.map((t) => labels[t] ?? ''), stroke: '#333', grid: { stroke: '#e3e3e3' } },
-          { stroke: '#333', grid: { stroke: '#e3e3e3' }, size: 48 },
+          { stroke: '#333', grid: { stroke: '#e3e3e3' }, size: 56, values: (_u, ticks) => ticks.map((t) => (axisPercent ? `${Math.round(t * 100)} %` : String(t))) },
         ],
-        series: [{ label: 'period', value: (_u, v) => labels[v] ?? '' },
+        series: [{ label: '', value: (_u, v) => labels[v] ?? '' },
           ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], dash: DASHES[i % DASHES.length], width: 2, points: { show: labels.length < 40 } }))],
       }, [xs, ...series.map((s) => s.values)], plot);
     });

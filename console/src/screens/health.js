@@ -6,14 +6,14 @@ export async function health({ main, site, announce, isAdmin }) {
   const verify = async () => {
     result.replaceChildren(h('p', null, 'Recomputing every hash, chain and checkpoint root…'));
     const r = await get(sitePath(site, '/ledger/verify'));
-    result.replaceChildren(
+    result.replaceChildren(...[
       h('div', { class: 'result ' + (r.valid ? 'verified' : 'failed') },
         r.valid ? `Intact: ${r.records} records, ${r.chains} subject chains, ${r.checkpoints} checkpoints.` : 'Broken.'),
       !r.valid && r.firstBreak && h('dl', { class: 'pairs', id: 'last-break' },
         h('dt', null, 'Kind'), h('dd', null, r.firstBreak.kind),
         h('dt', null, 'Where'), h('dd', null, [r.firstBreak.recordId && `record ${r.firstBreak.recordId}`, r.firstBreak.position && `position ${r.firstBreak.position}`, r.firstBreak.treeSize && `checkpoint of ${r.firstBreak.treeSize}`].filter(Boolean).join(', ') || '—'),
         h('dt', null, 'Detail'), h('dd', { class: 'wrap' }, r.firstBreak.detail)),
-      h('p', { class: 'hint' }, `Checked ${fmtTime(r.verifiedAt)}.`));
+      h('p', { class: 'hint' }, `Checked ${fmtTime(r.verifiedAt)}.`)].filter(Boolean));
     announce(r.valid ? 'The ledger verifies.' : `The ledger is broken: ${r.firstBreak?.detail || ''}`);
   };
   const checkpointsBox = h('div', { id: 'checkpoints' });

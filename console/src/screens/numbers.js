@@ -63,11 +63,11 @@ export async function numbers({ main, site, params, href, go, announce }) {
     `${total.records} decisions by ${total.subjects} people between ${fromDay} and ${toDay}; GPC signals: ${pct(total.records ? (total.methods.gpc || 0) / total.records : null)}.`));
   main.append(
     chartFigure('chart-optin', 'Opt-in rate per purpose', labels,
-      purposes.map((p) => ({ label: p, values: groups.map((g) => (g.purposes[p]?.optInRate ?? null)) })), pct),
+      purposes.map((p) => ({ label: p, values: groups.map((g) => (g.purposes[p]?.optInRate ?? null)) })), pct, true),
     chartFigure('chart-methods', 'How people decided (method mix, records)', labels,
       methods.map((m) => ({ label: m, values: groups.map((g) => g.methods[m] || 0) }))),
     chartFigure('chart-gpc', 'Share of decisions by Global Privacy Control', labels,
-      [{ label: 'GPC share', values: groups.map((g) => (g.records ? (g.methods.gpc || 0) / g.records : null)) }], pct));
+      [{ label: 'GPC share', values: groups.map((g) => (g.records ? (g.methods.gpc || 0) / g.records : null)) }], pct, true));
 
   // Re-consent after material versions: who decided again under each version, and how.
   const material = new Map(policyList.map((p) => [p.version, p]));
