@@ -58,7 +58,7 @@ public static partial class ConsentEndpoints
 
     private static async Task<Results<Created<ConsentRecordView>, ValidationProblem, ProblemHttpResult>> Record(
         string siteId, HttpContext http, SiteDirectory sites, PolicyCatalog policies, ConsentLedger ledger,
-        KeyAuthenticator keys, ProofSigner signer, CancellationToken ct)
+        KeyAuthenticator keys, ProofSigner signer, ReceiptIssuer receipts, CancellationToken ct)
     {
         var site = await sites.GetAsync(siteId, ct);
         if (site is null)
@@ -138,16 +138,16 @@ public static partial class ConsentEndpoints
 
         // Before the write: an instance that may not sign (another key is active) writes nothing and answers 503.
         await signer.EnsureMaySignAsync(ct);
-        ConsentRecord record;
-        bool created;
+        AppendResult appended;
         try
         {
-            (record, created) = await ledger.RecordAsync(siteId, decision with { WriteSecretHash = secretHash }, ct);
+            appended = await ledger.RecordAsync(siteId, decision with { WriteSecretHash = secretHash }, ct);
         }
         catch (SubjectSecretMismatchException)
         {
             return Problems.SubjectSecretRefused();
         }
+        var (record, created) = (appended.Record, appended.Created);
         if (!created && record.RequestHash != decision.RequestHash)
         {
             return Problems.Status(StatusCodes.Status422UnprocessableEntity, ProblemTypes.IdempotencyConflict,
@@ -160,7 +160,8 @@ public static partial class ConsentEndpoints
         return TypedResults.Created($"/v1/sites/{siteId}/consents/{record.Id}",
             ConsentRecordView.From(record) with
             {
-                Receipt = signer.Sign(ConsentReceipt.For(record), ConsentReceipt.Type),
+                // One signature for the whole commit batch (the first request of the batch to get here makes it).
+                Receipt = receipts.Issue(record, appended.Batch),
                 // Shown once, as an API key is: only the client that made this request can change this subject's consent later.
                 SubjectSecret = created ? mintedSecret : null,
             });

@@ -75,12 +75,12 @@ public sealed record ConsentRecordView(
     string SubjectCommitment,
     string? SourceCommitment,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    string? Receipt = null,
+    Ledger.ConsentReceipt? Receipt = null,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     string? SubjectSecret = null)
 {
     /// <summary>
-    /// A record as the API shows it; <see cref="Receipt"/> (a compact JWS) only where a receipt is issued;
+    /// A record as the API shows it; <see cref="Receipt"/> only where a receipt is issued;
     /// <see cref="SubjectSecret"/> only in the answer to an anonymous write whose subject and secret the service minted (shown once).
     /// </summary>
     public static ConsentRecordView From(ConsentRecord r) => new(

@@ -27,7 +27,7 @@ public sealed record ConsentQuery(
 public sealed record ConsentPage(IReadOnlyList<ConsentRecordView> Items, string? NextCursor);
 
 /// <summary>A record with everything that proves it: the policy text's hash, its chain position, a fresh receipt and its checkpoint inclusion.</summary>
-public sealed record ConsentProof(ConsentRecordView Record, ProofPolicy Policy, ProofChain Chain, string Receipt, InclusionProof? Checkpoint);
+public sealed record ConsentProof(ConsentRecordView Record, ProofPolicy Policy, ProofChain Chain, ConsentReceipt Receipt, InclusionProof? Checkpoint);
 
 public sealed record ProofPolicy(int Version, string ContentHash, DateTimeOffset PublishedAt);
 
@@ -122,7 +122,8 @@ public static partial class ConsentQueryEndpoints
     }
 
     private static async Task<Results<Ok<ConsentProof>, ProblemHttpResult>> Get(
-        string siteId, string recordId, IConsentStore store, PolicyCatalog policies, ProofSigner signer, Checkpointer checkpointer, CancellationToken ct)
+        string siteId, string recordId, IConsentStore store, PolicyCatalog policies, ProofSigner signer, ReceiptIssuer receipts, Checkpointer checkpointer,
+        CancellationToken ct)
     {
         var record = await store.GetConsentAsync(siteId, recordId, ct);
         if (record is null)
@@ -135,7 +136,7 @@ public static partial class ConsentQueryEndpoints
             ConsentRecordView.From(record),
             new ProofPolicy(policy.Version, policy.ContentHash, policy.PublishedAt),
             new ProofChain(record.SubjectCommitment, record.Sequence, record.PrevHash, record.Hash, record.Position),
-            signer.Sign(ConsentReceipt.For(record), ConsentReceipt.Type),
+            receipts.Issue(record, batch: null), // a batch of its own, signed now
             await checkpointer.ProveAsync(record, ct)));
     }
 

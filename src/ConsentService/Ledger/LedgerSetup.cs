@@ -21,6 +21,7 @@ public static class LedgerSetup
             sp.GetRequiredService<SigningKeyRing>()));
         services.AddHealthChecks().AddCheck<SigningHealthCheck>("signing", tags: ["ready"]);
         services.AddSingleton<Checkpointer>();
+        services.AddSingleton<ReceiptIssuer>();
         services.AddSingleton<LedgerVerifier>();
         if (!OpenApiSetup.IsGeneratingDocument)
         {

@@ -57,6 +57,43 @@ public static class MerkleTree
         }
     }
 
+    /// <summary>
+    /// Every level of the tree over <paramref name="leafHashes"/>, leaves first, root last: each level hashes
+    /// neighbours in pairs and moves an odd last node up as it is. That is the same tree as <see cref="Root"/>
+    /// (the left subtree of the largest power of two), built in O(n), so that every leaf's audit path is read
+    /// off in O(log n) (<see cref="PathFrom"/>) instead of recomputed per leaf.
+    /// </summary>
+    public static IReadOnlyList<byte[][]> Levels(IReadOnlyList<byte[]> leafHashes)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(leafHashes.Count);
+        var levels = new List<byte[][]> { leafHashes.ToArray() };
+        while (levels[^1].Length > 1)
+        {
+            var below = levels[^1];
+            var level = new byte[(below.Length + 1) / 2][];
+            for (var i = 0; i < level.Length; i++)
+            {
+                level[i] = 2 * i + 1 < below.Length ? NodeHash(below[2 * i], below[2 * i + 1]) : below[2 * i];
+            }
+            levels.Add(level);
+        }
+        return levels;
+    }
+
+    /// <summary>PATH(m, D[n]) from the <see cref="Levels"/> of the tree: the same hashes as <see cref="InclusionProof"/>.</summary>
+    public static List<byte[]> PathFrom(IReadOnlyList<byte[][]> levels, int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, levels[0].Length);
+        var proof = new List<byte[]>();
+        for (var level = 0; level < levels.Count - 1; level++, index >>= 1)
+        {
+            var sibling = index ^ 1;
+            if (sibling < levels[level].Length) proof.Add(levels[level][sibling]); // else: a node moved up, no hash at this level
+        }
+        return proof;
+    }
+
     /// <summary>Verifies an inclusion proof with the algorithm of §2.1.3.2.</summary>
     public static bool VerifyInclusion(long index, long size, byte[] leafHash, IReadOnlyList<byte[]> proof, byte[] root)
     {

@@ -28,7 +28,8 @@ public sealed record ChainLink(ConsentRecord Record, SubjectHead? Subject);
 /// </summary>
 public sealed record LedgerHead(long Size, string? LastHash);
 
-public sealed record AppendResult(ConsentRecord Record, bool Created);
+/// <param name="Batch">The records committed together with this one (a created record on a store that groups commits); null: a batch of its own.</param>
+public sealed record AppendResult(ConsentRecord Record, bool Created, CommitBatch? Batch = null);
 
 /// <summary>
 /// An anonymous append for a subject whose stored write-secret hash differs from the one presented:

@@ -37,6 +37,12 @@ public sealed class ProofTests(ConsentApiFactory factory) : IClassFixture<Consen
         static byte[] Base64Url(JsonNode node) => System.Buffers.Text.Base64Url.DecodeFromChars(node.GetValue<string>());
     }
 
+    private async Task<JsonArray> PublishedKeysAsync()
+    {
+        using var anonymous = factory.CreateClient();
+        return JsonNode.Parse(await anonymous.GetStringAsync("/.well-known/consent-signing-key"))!["keys"]!.AsArray();
+    }
+
     private async Task<JsonObject> VerifyLedgerAsync(TestSite site)
     {
         using var legal = factory.ClientWithKey(site.LegalKey);
@@ -65,7 +71,9 @@ public sealed class ProofTests(ConsentApiFactory factory) : IClassFixture<Consen
         var site = await factory.CreateSiteAsync();
         var created = await factory.RecordAsync(site.Id, new { policyVersion = 1, method = "accept_all" });
 
-        var receipt = await VerifyJwsAsync(created["receipt"]!.GetValue<string>(), ConsentReceipt.Type);
+        var receipt = created["receipt"]!;
+        var head = Receipts.AssertVerifies(receipt, await PublishedKeysAsync());
+        Assert.Equal((1, 0), (head["treeSize"]!.GetValue<long>(), receipt["leafIndex"]!.GetValue<long>())); // one write, a batch of one
         var record = receipt["record"]!.AsObject();
         Assert.Equal(created["id"]!.GetValue<string>(), record["id"]!.GetValue<string>());
         Assert.Equal(created["hash"]!.GetValue<string>(), receipt["hash"]!.GetValue<string>());
@@ -134,7 +142,7 @@ public sealed class ProofTests(ConsentApiFactory factory) : IClassFixture<Consen
         using var anonymous = factory.CreateClient();
         var policy = await ReadJsonAsync(await anonymous.GetAsync($"/v1/sites/{site.Id}/policies/1"));
         Assert.Equal(policy["contentHash"]!.GetValue<string>(), pending["policy"]!["contentHash"]!.GetValue<string>());
-        await VerifyJwsAsync(pending["receipt"]!.GetValue<string>(), ConsentReceipt.Type);
+        Receipts.AssertVerifies(pending["receipt"]!, await PublishedKeysAsync());
 
         var checkpoint = await SealAsync(site);
         Assert.Equal(5, checkpoint["treeSize"]!.GetValue<long>());

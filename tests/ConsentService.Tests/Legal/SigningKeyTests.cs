@@ -200,7 +200,7 @@ public sealed class SigningKeyTests
                 {
                     var record = await RecordAsync(instance, site);
                     firstRecordId = firstRecordId is "" ? record["id"]!.GetValue<string>() : firstRecordId;
-                    issued.Add((record["receipt"]!.GetValue<string>(), keys[period].Kid, $"receipt of period {period}"));
+                    issued.Add((record["receipt"]!["batchHead"]!.GetValue<string>(), keys[period].Kid, $"receipt of period {period}"));
                 }
                 var checkpoint = await SealAsync(instance, site);
                 issued.Add((checkpoint["signedTreeHead"]!.GetValue<string>(), keys[period].Kid, $"checkpoint of period {period}"));
@@ -227,7 +227,7 @@ public sealed class SigningKeyTests
                 // A record of the first period, asked for now, comes with a receipt by today's key; both verify.
                 using var legal = instance.ClientWithKey(site.LegalKey);
                 var proof = await ReadJsonAsync(await legal.GetAsync($"/v1/sites/{site.Id}/consents/{firstRecordId}"));
-                VerifyAsStranger(published, proof["receipt"]!.GetValue<string>(), keys[2].Kid);
+                VerifyAsStranger(published, proof["receipt"]!["batchHead"]!.GetValue<string>(), keys[2].Kid);
                 VerifyAsStranger(published, proof["checkpoint"]!["signedTreeHead"]!.GetValue<string>(), keys[2].Kid);
 
                 // ledger/verify checks each checkpoint with the key its header names: all three periods pass.
@@ -331,9 +331,9 @@ public sealed class SigningKeyTests
             var published = await PublishedKeysAsync(old);
             Assert.Equal([(k2.Kid, "active"), (k1.Kid, "retired")],
                 published.Select(k => (k!["kid"]!.GetValue<string>(), k["status"]!.GetValue<string>())));
-            VerifyAsStranger(published, before["receipt"]!.GetValue<string>(), k1.Kid);
-            VerifyAsStranger(published, late["receipt"]!.GetValue<string>(), k1.Kid);
-            VerifyAsStranger(published, after["receipt"]!.GetValue<string>(), k2.Kid);
+            VerifyAsStranger(published, before["receipt"]!["batchHead"]!.GetValue<string>(), k1.Kid);
+            VerifyAsStranger(published, late["receipt"]!["batchHead"]!.GetValue<string>(), k1.Kid);
+            VerifyAsStranger(published, after["receipt"]!["batchHead"]!.GetValue<string>(), k2.Kid);
             await SealAsync(rotated, site);
             Assert.True((await VerifyLedgerAsync(rotated, site))["valid"]!.GetValue<bool>());
         }
@@ -486,7 +486,7 @@ public sealed class SigningKeyTests
         generated.ImportFromPem(await File.ReadAllTextAsync(path));
         var key = TestKey.From(generated);
         var published = await PublishedKeysAsync(factory);
-        VerifyAsStranger(published, record["receipt"]!.GetValue<string>(), key.Kid);
+        VerifyAsStranger(published, record["receipt"]!["batchHead"]!.GetValue<string>(), key.Kid);
 
         factory.Dispose();
         try
@@ -628,7 +628,7 @@ public sealed class SigningKeyTests
             using var factory = Instance(directory, key with { Pem = pem });
             var site = await factory.CreateSiteAsync();
             var record = await RecordAsync(factory, site);
-            VerifyAsStranger(await PublishedKeysAsync(factory), record["receipt"]!.GetValue<string>(), key.Kid);
+            VerifyAsStranger(await PublishedKeysAsync(factory), record["receipt"]!["batchHead"]!.GetValue<string>(), key.Kid);
             Assert.False(File.Exists(Path.Combine(directory, "signing-key.pem"))); // a configured key is not copied anywhere
         }
         finally

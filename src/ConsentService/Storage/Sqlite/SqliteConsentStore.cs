@@ -168,6 +168,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
         string siteId, string subjectId, string? idempotencyKey, byte[]? writeSecretHash, Func<ChainHead, ConsentRecord> build, CancellationToken ct)
     {
         AppendResult? result = null;
+        var appended = new AppendSlot();
         await WriteAsync(async (connection, tx) =>
         {
             var heads = await QueryAsync(connection, tx,
@@ -233,8 +234,9 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
                 ON CONFLICT (site_id) DO UPDATE SET size = excluded.size, last_hash = excluded.last_hash
                 """, ct, ("$site", siteId), ("$size", record.Position), ("$hash", record.Hash));
             result = new AppendResult(record, Created: true);
-        }, ct);
-        return result!;
+            appended.Record = record;
+        }, ct, append: appended);
+        return appended.Batch is { } batch ? result! with { Batch = batch } : result!;
     }
 
     /// <summary>
@@ -580,9 +582,9 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     /// only after its own change is durable. Each write runs in its own savepoint: one that fails is rolled
     /// back alone and fails alone.
     /// </summary>
-    private Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> work, CancellationToken ct, bool scrub = false)
+    private Task WriteAsync(Func<SqliteConnection, SqliteTransaction, Task> work, CancellationToken ct, bool scrub = false, AppendSlot? append = null)
     {
-        var mine = new PendingWrite(work, scrub, ct);
+        var mine = new PendingWrite(work, scrub, ct) { Append = append };
         _pending.Enqueue(mine);
         if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
@@ -662,6 +664,16 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
             return;
         }
         if (!storageFault) _writeHealth.Committed();
+        // Durable now: the appended records of this commit become the batches their receipts are signed in.
+        var batches = new Dictionary<string, CommitBatch>(StringComparer.Ordinal);
+        foreach (var sealedBatch in CommitBatch.Of(applied.Select(w => w.Append?.Record).OfType<ConsentRecord>()))
+        {
+            foreach (var record in sealedBatch.Records) batches[record.Id] = sealedBatch;
+        }
+        foreach (var write in applied)
+        {
+            if (write.Append is { Record: { } appended } slot) slot.Batch = batches[appended.Id];
+        }
         if (applied.Any(w => w.Scrub))
         {
             var erasure = ++_erasures;
@@ -748,6 +760,15 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
     private sealed record PendingWrite(Func<SqliteConnection, SqliteTransaction, Task> Work, bool Scrub, CancellationToken Ct)
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>For a consent append: the record it wrote, and once committed, the batch it was committed in.</summary>
+        public AppendSlot? Append { get; init; }
+    }
+
+    private sealed class AppendSlot
+    {
+        public ConsentRecord? Record { get; set; }
+        public CommitBatch? Batch { get; set; }
     }
 
     /// <summary>Runs one statement as a write of its own; whether it changed a row.</summary>
