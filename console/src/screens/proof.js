@@ -25,7 +25,7 @@ export async function proof({ main, site, params, link, href, announce }) {
     result,
     h('section', { class: 'card' },
       h('h2', null, 'The check'),
-      h('p', { class: 'hint' }, 'Recomputed here with WebCrypto: the receipt\u2019s ES256 signature against /.well-known/consent-signing-key, the record hash, the policy text hash, and the Merkle path to the signed checkpoint.'),
+      h('p', { class: 'hint' }, 'Recomputed here with WebCrypto (the same module as scripts/verify-receipt.mjs): the ES256 signatures against /.well-known/consent-signing-key, the record hash, the Merkle paths to the signed batch head and checkpoint, and the policy text hash.'),
       steps,
       h('button', { type: 'button', id: 'recheck', class: 'secondary', onclick: () => run() }, 'Check again')),
     h('section', { class: 'card' },
@@ -51,8 +51,8 @@ export async function proof({ main, site, params, link, href, announce }) {
           `${p.required ? ' (required)' : ''} — ${p.legalBasis}: `, t.purposes?.[p.id]?.description || '')))])),
     h('section', { class: 'card no-print' },
       h('h2', null, 'Take it away'),
-      h('p', null, 'The bundle holds the record\u2019s proof, the policy version and the signing keys: everything ',
-        h('code', null, 'node scripts/verify-receipt.mjs'), ' needs, offline.'),
+      h('p', null, 'The bundle holds the record, its receipt, its checkpoint inclusion, the policy version and the signing keys: everything ',
+        h('code', null, 'node scripts/verify-receipt.mjs'), ' needs to check it offline, without this service.'),
       h('div', { class: 'actions' },
         bundleLink(r, proofData, policy, jwks),
         h('button', { type: 'button', id: 'print', class: 'secondary', onclick: () => window.print() }, 'Print this page'))));
@@ -74,10 +74,13 @@ export async function proof({ main, site, params, link, href, announce }) {
 /** A small JSON file built from what is on screen (one record: kilobytes, not the ledger). */
 function bundleLink(record, proofData, policy, jwks) {
   const bundle = {
-    about: 'A ConsentService proof bundle. Check offline: save proof, policy and jwks as files, then ' +
-      'node scripts/verify-receipt.mjs --receipt proof.json --jwks jwks.json --policy policy.json --proof proof.json',
+    about: 'A ConsentService proof bundle. Check it offline: save the "policy" member as policy.json and the "jwks" member as ' +
+      'jwks.json, then: node scripts/verify-receipt.mjs --receipt bundle.json --proof bundle.json --policy policy.json --jwks jwks.json',
     exportedAt: new Date().toISOString(),
-    proof: proofData,
+    record: proofData.record,
+    chain: proofData.chain,
+    receipt: proofData.receipt,
+    checkpoint: proofData.checkpoint,
     policy,
     jwks,
   };

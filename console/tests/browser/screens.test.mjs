@@ -2,7 +2,11 @@
 // violation on any of them.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { call, launch, openPage, seedSite, signIn, startService } from './harness.mjs';
 
 let service;
@@ -72,12 +76,22 @@ test('prove a decision: verified in the browser, with a bundle to download', asy
   await page.locator('#proof-result.verified').waitFor();
   assert.match(await text(page, '#proof-result'), /^Verified/);
   const steps = await text(page, '#proof-steps');
-  for (const step of ['receipt signature', 'record hash', 'policy text', 'Merkle inclusion', 'checkpoint signature']) assert.match(steps, new RegExp(`ok ${step}`));
+  for (const step of ['batch head signature', 'record hash', 'batch inclusion', 'policy content', 'inclusion proof', 'tree head signature', 'record shown is the record signed']) assert.match(steps, new RegExp(`ok ${step}`));
   const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#bundle').click()]);
-  const bundle = JSON.parse(readFileSync(await download.path(), 'utf8'));
-  assert.equal(bundle.proof.record.id, record.id);
+  const file = await download.path();
+  const bundle = JSON.parse(readFileSync(file, 'utf8'));
+  assert.equal(bundle.record.id, record.id);
   assert.equal(bundle.policy.version, 1);
-  assert.ok(bundle.jwks.keys.length > 0);
+  // A third party checks the bundle with the command line, offline, as its "about" says.
+  const dir = mkdtempSync(join(tmpdir(), 'bundle-'));
+  writeFileSync(join(dir, 'policy.json'), JSON.stringify(bundle.policy));
+  writeFileSync(join(dir, 'jwks.json'), JSON.stringify(bundle.jwks));
+  const cli = spawnSync('node', [fileURLToPath(new URL('../../../scripts/verify-receipt.mjs', import.meta.url)),
+    '--receipt', file, '--proof', file, '--policy', join(dir, 'policy.json'), '--jwks', join(dir, 'jwks.json')], { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(cli.status, 0, cli.stdout + cli.stderr);
+  assert.match(cli.stdout, /ok\s+inclusion proof/);
+  assert.match(cli.stdout, /VERIFIED/);
   assert.deepEqual(problems, []);
 });
 
