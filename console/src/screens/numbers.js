@@ -42,7 +42,7 @@ export async function numbers({ main, site, params, href, go, announce }) {
   } },
   field('From (UTC day)', h('input', { type: 'date', name: 'from', value: fromDay, required: true })),
   field('To (UTC day, inclusive)', h('input', { type: 'date', name: 'to', value: toDay, required: true })),
-  field('Per', h('select', { name: 'by' }, h('option', { value: 'day', selected: by === 'day' }, 'day'), h('option', { value: 'week', selected: by === 'week' }, 'week'))),
+  field('Group by', h('select', { name: 'by' }, h('option', { value: 'day', selected: by === 'day' }, 'day'), h('option', { value: 'week', selected: by === 'week' }, 'week'))),
   h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Show')));
   main.append(form);
 
