@@ -36,7 +36,10 @@ public static class AuditCapture
     {
         var endpoint = context.GetEndpoint();
         // No Authorization header, no key to accept: the public hot paths (snippet, config, visitors' decisions) pay nothing here.
-        if (endpoint is null || endpoint.Metadata.GetMetadata<NotAudited>() is not null || !context.Request.Headers.ContainsKey(HeaderNames.Authorization))
+        // A console session's request (cookie, resolved by UseKeyLookup) and the console's sign-in and sign-out are audited as keyed ones.
+        if (endpoint is null || endpoint.Metadata.GetMetadata<NotAudited>() is not null
+            || (!context.Request.Headers.ContainsKey(HeaderNames.Authorization) && context.Features.Get<PrivacyConsole.SessionCredential>() is null
+                && endpoint.Metadata.GetMetadata<PrivacyConsole.AuditedWithoutKeyHeader>() is null))
         {
             await next(context);
             return;

@@ -26,7 +26,7 @@ public static class ConsoleEndpoints
 
     private static readonly StringValues VaryEncoding = "Accept-Encoding";
 
-    public static IEndpointRouteBuilder MapConsole(this IEndpointRouteBuilder routes)
+    public static IEndpointRouteBuilder MapConsolePages(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/console", (HttpContext http, ConsoleAssets assets) => Serve(http, assets, ""))
             .ExcludeFromDescription();

@@ -25,6 +25,8 @@ public static class ProblemTypes
     public const string StorageUnavailable = Prefix + "storage-unavailable";
     public const string Internal = Prefix + "internal";
     public const string SigningKeyNotActive = Prefix + "signing-key-not-active";
+    /// <summary>A cookie-authenticated change without the session's CSRF token, or from another origin.</summary>
+    public const string Csrf = Prefix + "csrf";
 
     public static string ForStatus(int status) => status switch
     {
@@ -70,6 +72,9 @@ public static class Problems
     /// <summary>An anonymous write without the subject's write secret, or with another: one answer for both.</summary>
     public static ProblemHttpResult SubjectSecretRefused() =>
         Status(StatusCodes.Status403Forbidden, ProblemTypes.SubjectSecret, "The subject's write secret is required.", Consents.SubjectSecrets.Refusal);
+
+    public static ProblemHttpResult Csrf(string detail) =>
+        Status(StatusCodes.Status403Forbidden, ProblemTypes.Csrf, "Cross-site request refused.", detail);
 
     public static ProblemHttpResult Status(int status, string type, string title, string detail) =>
         TypedResults.Problem(detail, statusCode: status, title: title, type: type);

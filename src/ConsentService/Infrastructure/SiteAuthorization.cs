@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using ConsentService.Audit;
+using ConsentService.PrivacyConsole;
 using ConsentService.Sites;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -9,9 +10,11 @@ namespace ConsentService.Infrastructure;
 
 /// <summary>
 /// Bearer-key checks; the operator key acts as admin on every site. Order of answers: no or unknown key → 401; a key of another site → 404
-/// (another tenant's resources do not exist for it); too weak a role → 403.
+/// (another tenant's resources do not exist for it); too weak a role → 403. Without an <c>Authorization</c> header, a live console
+/// session (cookie <c>cs_session</c>, resolved by <see cref="SiteAuthorization.UseKeyLookup"/>) stands for the key it was made from,
+/// and its writes must carry the session's CSRF token (<see cref="CrossSiteGuard"/>).
 /// </summary>
-public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions> admin)
+public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions> admin, IOptions<PublicUrlOptions> publicUrl)
 {
     public static string? BearerToken(HttpRequest request)
     {
@@ -47,23 +50,28 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
         HttpRequest request, string siteId, SiteRole required, CancellationToken ct)
     {
         var token = BearerToken(request);
-        if (token is null)
+        var session = token is null ? request.HttpContext.Features.Get<SessionCredential>() : null;
+        if (token is null && session is null)
         {
             return Unauthorized(request, "Send a site API key as 'Authorization: Bearer <key>'.");
         }
-        if (IsOperator(request.HttpContext, token))
+        if (session?.Operator ?? IsOperator(request.HttpContext, token))
         {
             if (await sites.GetAsync(siteId, ct) is null) return Problems.SiteNotFound(siteId);
             request.HttpContext.Features.Set(new AuthenticatedKey(null, AuditRoles.Operator, siteId));
-            return null;
+            return SessionWriteProblem(request, session);
         }
-        var key = await FindKeyAsync(request.HttpContext, token, ct);
+        var key = session is not null ? session.Key : await FindKeyAsync(request.HttpContext, token!, ct);
         if (key is null)
         {
             return Unauthorized(request, "The API key is unknown or revoked.");
         }
         // From here on the caller is known: its 404s and 403s go to the audit log of its own site.
         request.HttpContext.Features.Set(new AuthenticatedKey(key.Id, JsonDefaults.Name(key.Role), key.SiteId));
+        if (SessionWriteProblem(request, session) is { } csrf)
+        {
+            return csrf;
+        }
         if (!string.Equals(key.SiteId, siteId, StringComparison.Ordinal))
         {
             return Problems.SiteNotFound(siteId);
@@ -93,14 +101,28 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
 
     public ProblemHttpResult? AuthorizeOperator(HttpRequest request)
     {
-        if (!IsOperator(request.HttpContext, BearerToken(request)))
+        var token = BearerToken(request);
+        var session = token is null ? request.HttpContext.Features.Get<SessionCredential>() : null;
+        if (!(session?.Operator ?? IsOperator(request.HttpContext, token)))
         {
+            if (session is not null)
+            {
+                // A site key's session: known, so its refusal is audited in its site's log, as a bearer key's 403 would be.
+                request.HttpContext.Features.Set(new AuthenticatedKey(session.Key!.Id, session.Session.Role, session.Key.SiteId));
+                return Problems.Forbidden("This endpoint needs the operator key; the session was made from a site key.");
+            }
             return Unauthorized(request, "Send the operator key (configuration 'Admin:ApiKey') as 'Authorization: Bearer <key>'.");
         }
         // No site yet: the audit log takes the one the response creates.
         request.HttpContext.Features.Set(new AuthenticatedKey(null, AuditRoles.Operator, null));
-        return null;
+        return SessionWriteProblem(request, session);
     }
+
+    /// <summary>A write authenticated by a session cookie needs the session's CSRF token and this origin; bearer keys need neither.</summary>
+    private ProblemHttpResult? SessionWriteProblem(HttpRequest request, SessionCredential? session) =>
+        session is not null && CrossSiteGuard.IsWrite(request.Method)
+            ? CrossSiteGuard.Check(request, session.Token, publicUrl.Value.Base)
+            : null;
 
     /// <summary>A 401 names the scheme to use (RFC 9110 §11.6.1).</summary>
     private static ProblemHttpResult Unauthorized(HttpRequest request, string detail)
@@ -138,6 +160,19 @@ public static class SiteAuthorization
             else
             {
                 await authenticator.FindKeyAsync(context, token, context.RequestAborted);
+            }
+        }
+        else if (context.GetEndpoint()?.Metadata.GetMetadata<SecuredEndpoint>() is not null
+            && context.Request.Cookies.TryGetValue(ConsoleSessions.CookieName, out var cookie) && cookie is { Length: > 0 })
+        {
+            // Only keyed endpoints take the cookie: public ones (a visitor's decision, consent.js) answer the same whoever is
+            // signed in to the console in that browser, and never become key-authenticated writes by accident.
+            var session = await context.RequestServices.GetRequiredService<ConsoleSessions>().ResolveAsync(cookie, context.RequestAborted);
+            if (session is not null)
+            {
+                context.Features.Set(session);
+                // The key's own rate-limit budget; the token is never compared with a bearer token (there is none).
+                context.Features.Set(new PresentedKey("session:" + session.Session.IdHash, session.Key, session.Operator));
             }
         }
         await next(context);

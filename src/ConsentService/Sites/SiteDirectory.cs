@@ -92,7 +92,12 @@ public sealed class SiteDirectory(IConsentStore store, IReadCache cache, TimePro
     public async Task<ApiKey?> FindKeyAsync(string secret, CancellationToken ct)
     {
         if (!secret.StartsWith(KeyPrefix, StringComparison.Ordinal)) return null;
-        var hash = Secrets.Sha256Hex(secret);
+        return await FindKeyByHashAsync(Secrets.Sha256Hex(secret), ct);
+    }
+
+    /// <summary>The live key with this hash (a console session keeps the hash, never the secret), through the same cache.</summary>
+    public async Task<ApiKey?> FindKeyByHashAsync(string hash, CancellationToken ct)
+    {
         var key = await cache.GetOrLoadAsync(KeySlot(hash), c => store.FindApiKeyByHashAsync(hash, c), ct);
         return key is { RevokedAt: null } ? key : null;
     }

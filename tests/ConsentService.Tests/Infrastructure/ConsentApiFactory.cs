@@ -80,6 +80,7 @@ public sealed class ConsentApiFactory : WebApplicationFactory<Program>
                 // Instances, not factories: the first app keeps owning (and disposing) them.
                 services.Replace(ServiceDescriptor.Singleton(first.Services.GetRequiredService<IConsentStore>()));
                 services.Replace(ServiceDescriptor.Singleton(first.Services.GetRequiredService<IAuditStore>()));
+                services.Replace(ServiceDescriptor.Singleton(first.Services.GetRequiredService<ISessionStore>()));
             }
             if (ClientAddressFromHeader) services.AddSingleton<IStartupFilter, ClientAddressFromHeaderFilter>();
         });

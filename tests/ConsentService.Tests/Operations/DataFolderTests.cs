@@ -150,7 +150,7 @@ public sealed class DataFolderTests : IDisposable
             // While it runs: the WAL and shared-memory files exist beside both databases.
             var files = Directory.GetFiles(Data).Select(Path.GetFileName).Order().ToList();
             Assert.Superset(
-                new HashSet<string?> { ".lock", "audit.db", "audit.db-shm", "audit.db-wal", "consent.db", "consent.db-shm", "consent.db-wal", "operator.key", "signing-key.pem" },
+                new HashSet<string?> { ".lock", "audit.db", "audit.db-shm", "audit.db-wal", "consent.db", "consent.db-shm", "consent.db-wal", "operator.key", "sessions.db", "sessions.db-shm", "sessions.db-wal", "signing-key.pem" },
                 files.ToHashSet());
             AssertPrivate(Data);
         }
