@@ -121,6 +121,7 @@ test('paging: the next page continues where the first ended, with no record twic
     assert.equal(r.status, 201);
   }
   await open(admin, 'ledger');
+  await page.locator('#records tbody tr').first().waitFor();
   const first = await page.locator('#records tbody tr th').allInnerTexts();
   assert.equal(first.length, 50);
   await page.locator('#next-page').click();
