@@ -55,6 +55,9 @@ export async function seedSite(base, name = 'Console test shop') {
  */
 export async function openPage(browser, options = {}) {
   const ctx = await browser.newContext({ acceptDownloads: true, ...options });
+  // Every CSP violation becomes a console error, so a refused inline style can never pass unseen.
+  await ctx.addInitScript(() => document.addEventListener('securitypolicyviolation',
+    (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI || 'inline'}`)));
   const page = await ctx.newPage();
   const problems = [];
   page.on('console', (m) => {

@@ -274,3 +274,19 @@ test('at 360 px nothing is wider than the screen', async () => {
     assert.ok(overflow <= 0, `${screen} scrolls sideways by ${overflow} px`);
   }
 });
+
+test('CSP: the console is served under the strict policy, and a violation would be seen', async () => {
+  const r = await fetch(`${service.url}/console/people`);
+  const csp = r.headers.get('content-security-policy');
+  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, /style-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  const { ctx, page, problems } = await openPage(browser);
+  await signIn(page, service.url, site.legal);
+  assert.deepEqual(problems, []);
+  // The watch works: an inline style attribute (what the console never writes) is refused and reported.
+  await page.evaluate(() => { const p = document.createElement('p'); p.setAttribute('style', 'color: red'); document.body.append(p); });
+  await page.waitForTimeout(200);
+  assert.ok(problems.some((p) => /CSP violation: style-src/.test(p)), problems.join('\n'));
+  await ctx.close();
+});

@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { call, launch, openPage, seedSite, signIn, sqlite, startService } from './harness.mjs';
+import { OPERATOR_KEY, call, launch, openPage, seedSite, signIn, sqlite, startService } from './harness.mjs';
 
 let service;
 let browser;
@@ -62,7 +62,15 @@ test('a legal session sees no admin screens, and the API refuses them to it', as
   await page.locator('h1').filter({ hasText: 'Not for this key' }).waitFor();
   const status = await page.evaluate(async (id) => (await fetch(`/v1/sites/${id}/keys`)).status, site.id);
   assert.equal(status, 403, 'the API itself refuses the legal session');
-  assert.deepEqual(problems.filter((p) => !/status of 403/.test(p)), []);
+  // A site key's session sees its own site only.
+  const other = await seedSite(service.url, 'Another shop');
+  const foreign = await page.evaluate(async (id) => (await fetch(`/v1/sites/${id}/consents`)).status, other.id);
+  assert.equal(foreign, 404);
+  await page.goto(`${service.url}/console/ledger?site=${other.id}`);
+  await page.locator('#records').waitFor();
+  assert.equal(await page.locator('#site').inputValue(), site.id, 'a foreign site in the address is ignored');
+  assert.equal(await page.locator('#site option').count(), 1);
+  assert.deepEqual(problems.filter((p) => !/status of 40[34]/.test(p)), []);
   await ctx.close();
 });
 
@@ -132,5 +140,20 @@ test('revoking the key ends its console session at the next action', async () =>
   await page.getByRole('link', { name: 'Numbers' }).click();
   await page.locator('#signin-note').filter({ hasText: 'session has ended' }).waitFor();
   assert.deepEqual(problems.filter((p) => !/status of 401/.test(p)), []);
+  await ctx.close();
+});
+
+test('the operator key sees every site and switches between them', async () => {
+  const other = await seedSite(service.url, 'Operator view shop');
+  const { ctx, page, problems } = await openPage(browser);
+  await signIn(page, service.url, OPERATOR_KEY);
+  assert.equal(await page.locator('#role').textContent(), 'operator');
+  const sites = await page.locator('#site option').evaluateAll((o) => o.map((x) => x.value));
+  assert.ok(sites.includes(site.id) && sites.includes(other.id), sites.join(','));
+  await page.locator('#site').selectOption(other.id);
+  await page.waitForURL(new RegExp(`site=${other.id}`));
+  await page.getByRole('link', { name: 'Keys' }).click();
+  await page.locator('#key-list tbody tr').first().waitFor();
+  assert.deepEqual(problems, []);
   await ctx.close();
 });
