@@ -91,6 +91,12 @@ test('prove a decision: verified in the browser, with a bundle to download', asy
   assert.equal(cli.status, 0, cli.stdout + cli.stderr);
   assert.match(cli.stdout, /ok\s+inclusion proof/);
   assert.match(cli.stdout, /VERIFIED/);
+  // The printable page: the proof and its check, without the menu and buttons.
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.locator('#nav').isVisible(), false);
+  assert.equal(await page.locator('#recheck').isVisible(), false);
+  assert.equal(await page.locator('#proof-steps').isVisible(), true);
+  await page.emulateMedia({ media: 'screen' });
   assert.deepEqual(problems, []);
 });
 
@@ -109,6 +115,16 @@ test('query the ledger with filters and pages; the export is a streamed download
   const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
   assert.equal(csv.length, 1 + 4, 'a header and the four matching records');
   assert.ok(csv.every((line, i) => i === 0 || line.includes('true')));
+  // The month's records: From/To are whole UTC days, To included.
+  const today = new Date().toISOString().slice(0, 10);
+  await open(admin, 'ledger', `&from=${today}&to=${today}`);
+  assert.equal(await page.locator('#export-csv').getAttribute('href'),
+    `/v1/sites/${site.id}/consents/export?from=${encodeURIComponent(new Date(today + 'T00:00:00Z').toISOString())}` +
+    `&to=${encodeURIComponent(new Date(Date.parse(today + 'T00:00:00Z') + 864e5).toISOString())}&format=csv`);
+  const [month] = await Promise.all([page.waitForEvent('download'), page.locator('#export-ndjson').click()]);
+  const lines = readFileSync(await month.path(), 'utf8').trim().split('\n');
+  assert.equal(lines.length, site.records.length, 'every record of the day');
+  assert.equal(JSON.parse(lines[0]).id, site.records[0].id);
   assert.deepEqual(problems, []);
 });
 

@@ -50,3 +50,25 @@ test('a record edited in the database file shows as broken, and where', async ()
   assert.deepEqual(problems, []);
   await ctx.close();
 });
+
+test('too many failed sign-ins: the page says to wait (429), even for a right key', async () => {
+  const site = await seedSite(service.url, 'Rate limit shop');
+  const { ctx, page, problems } = await openPage(browser);
+  await page.goto(service.url + '/console/signin');
+  const key = page.getByLabel('Site key (legal or admin)');
+  let message = '';
+  for (let i = 0; i < 15 && !/Too many attempts/.test(message); i++) {
+    await key.fill(`csk_wrong-${i}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#signin-error:not(:empty)').waitFor();
+    message = await page.locator('#signin-error').innerText();
+    await page.evaluate(() => { document.getElementById('signin-error').textContent = ''; });
+  }
+  assert.match(message, /Too many attempts/);
+  await key.fill(site.legal);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#signin-error').filter({ hasText: 'Too many attempts' }).waitFor();
+  assert.equal((await ctx.cookies()).length, 0);
+  assert.deepEqual(problems.filter((p) => !/status of 429/.test(p)), []);
+  await ctx.close();
+});
