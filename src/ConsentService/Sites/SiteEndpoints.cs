@@ -1,5 +1,6 @@
 using ConsentService.Infrastructure;
 using ConsentService.Policies;
+using ConsentService.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ConsentService.Sites;
@@ -13,6 +14,10 @@ public static class SiteEndpoints
         sites.MapPost("/", Create)
             .WithName("CreateSite")
             .WithSummary("Create a site with its first admin key and the default policy as version 1")
+            .RequireOperator();
+        sites.MapGet("/", List)
+            .WithName("ListSites")
+            .WithSummary("Every site, by id (the operator's site picker)")
             .RequireOperator();
 
         var site = sites.MapGroup("/{siteId}");
@@ -39,6 +44,17 @@ public static class SiteEndpoints
         var adminKey = await sites.IssueKeyAsync(site.Id, SiteRole.Admin, "initial admin key", ct);
         var policy = await policies.PublishAsync(site.Id, DefaultPolicy.Content, material: true, ct);
         return TypedResults.Created($"/v1/sites/{site.Id}", new SiteCreated(site.Id, site, adminKey, policy.Version));
+    }
+
+    /// <summary>Through the site cache, one read per site: deployments hold tens to thousands of sites, not millions.</summary>
+    private static async Task<Ok<List<Site>>> List(IConsentStore store, SiteDirectory sites, CancellationToken ct)
+    {
+        var list = new List<Site>();
+        foreach (var id in await store.ListSiteIdsAsync(ct))
+        {
+            if (await sites.GetAsync(id, ct) is { } site) list.Add(site);
+        }
+        return TypedResults.Ok(list);
     }
 
     private static async Task<Results<Ok<Site>, ProblemHttpResult>> Get(string siteId, SiteDirectory sites, CancellationToken ct) =>

@@ -55,7 +55,7 @@ public sealed class StatsTests
     }
 
     [Theory]
-    [InlineData("groupBy=week", "groupBy")]
+    [InlineData("groupBy=month", "groupBy")]
     [InlineData("from=2026-11-25T10:00:00Z&to=2026-11-25T10:00:00Z", "to")]
     [InlineData("from=last-week", "from")]
     public async Task Bad_parameters_are_400_problems(string query, string field)
