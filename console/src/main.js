@@ -95,6 +95,14 @@ onSessionExpired(() => { if (session) ended('Your session has ended. Sign in aga
 export async function signedIn(s) {
   session = normalise(s);
   setCsrf(session.csrfToken);
+  if (session.role === 'operator') {
+    // The operator's session lists site ids; GET /v1/sites (operator only) adds their names.
+    try {
+      const all = await call('GET', '/v1/sites');
+      const names = new Map((Array.isArray(all) ? all : all.items || []).map((x) => [x.id, x.name]));
+      session.sites = session.sites.map((x) => ({ id: x.id, name: names.get(x.id) || x.id }));
+    } catch { /* ids alone still work */ }
+  }
   site = session.sites.some((x) => x.id === site) ? site : session.sites[0]?.id || null;
 }
 

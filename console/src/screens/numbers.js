@@ -5,30 +5,10 @@ import { chartFigure } from '../chart.js';
 const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`);
 const isoDay = (d) => d.toISOString().slice(0, 10);
 
-/** Weeks start on Monday (ISO 8601), UTC. */
-function mondayOf(day) {
-  const d = new Date(day + 'T00:00:00Z');
-  d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
-  return d;
-}
-
-/**
- * The figures per period. By day: one /stats call grouped by day. By week: one /stats call per
- * week (its `total` is each subject's latest decision within that week, which adding up days
- * would count twice).
- */
+/** The figures per day or per ISO week (each subject's latest decision within the group). */
 async function periods(site, from, to, by) {
-  if (by === 'day') {
-    const stats = await get(sitePath(site, '/stats', { from: from.toISOString(), to: to.toISOString(), groupBy: 'day' }));
-    return stats.groups;
-  }
-  const out = [];
-  for (let start = mondayOf(isoDay(from)); start < to; start = new Date(start.getTime() + 7 * 864e5)) {
-    const end = new Date(start.getTime() + 7 * 864e5);
-    const stats = await get(sitePath(site, '/stats', { from: start.toISOString(), to: end.toISOString(), groupBy: 'policyVersion' }));
-    if (stats.total.records > 0) out.push({ ...stats.total, key: `week of ${isoDay(start)}` });
-  }
-  return out;
+  const stats = await get(sitePath(site, '/stats', { from: from.toISOString(), to: to.toISOString(), groupBy: by }));
+  return stats.groups.map((g) => (by === 'week' ? { ...g, key: `week of ${g.key}` } : g));
 }
 
 export async function numbers({ main, site, params, href, go, announce }) {
@@ -49,10 +29,11 @@ export async function numbers({ main, site, params, href, go, announce }) {
   const from = new Date(fromDay + 'T00:00:00Z');
   const to = new Date(new Date(toDay + 'T00:00:00Z').getTime() + 864e5);
   if (!(from < to)) throw new Error('"To" must not be before "From".');
-  const [groups, byVersion, policyList] = await Promise.all([
+  const [groups, byVersion, policyList, reconsent] = await Promise.all([
     periods(site, from, to, by),
     get(sitePath(site, '/stats', { from: from.toISOString(), to: to.toISOString(), groupBy: 'policyVersion' })),
     get(sitePath(site, '/policies')),
+    get(sitePath(site, '/stats/reconsent')),
   ]);
   const labels = groups.map((g) => g.key);
   const purposes = [...new Set(groups.flatMap((g) => Object.keys(g.purposes)))].sort();
@@ -69,11 +50,24 @@ export async function numbers({ main, site, params, href, go, announce }) {
     chartFigure('chart-gpc', 'Share of decisions by Global Privacy Control', labels,
       [{ label: 'GPC share', values: groups.map((g) => (g.records ? (g.methods.gpc || 0) / g.records : null)) }], pct, true));
 
-  // Re-consent after material versions: who decided again under each version, and how.
+  // Re-consent after material versions: of the people who had decided before each one, how many
+  // decided again under it (or later).
+  const versions = reconsent.versions || [];
+  main.append(versions.length === 0
+    ? h('section', { class: 'card', id: 'reconsent-rate' }, h('h2', null, 'Re-consent after material versions'),
+      h('p', { class: 'note' }, 'No material version after the first yet.'))
+    : chartFigure('reconsent-rate', 'Re-consent after material versions', versions.map((v) => `v${v.version}`),
+      [{ label: 'asked again', values: versions.map((v) => v.due) }, { label: 'decided again', values: versions.map((v) => v.reconsented) }]));
+  if (versions.length > 0) {
+    main.querySelector('#reconsent-rate .table-wrap').after(table('Re-consent rate per material version', ['Version', 'Published', 'Asked again', 'Decided again', 'Rate'],
+      versions.map((v) => [`v${v.version}`, String(v.publishedAt).slice(0, 10), String(v.due), String(v.reconsented), pct(v.rate)])));
+  }
+
+  // Who decided under which version in the period, and how.
   const material = new Map(policyList.map((p) => [p.version, p]));
   const versionPurposes = [...new Set(byVersion.groups.flatMap((g) => Object.keys(g.purposes)))].sort();
   main.append(h('section', { class: 'card', id: 'reconsent' },
-    h('h2', null, 'Re-consent after material versions'),
+    h('h2', null, 'Decisions per policy version'),
     h('p', { class: 'hint' }, 'People whose latest decision in the period was made under each version. A material version asks everyone again.'),
     table('Decisions per policy version', ['Version', 'Material', 'Published', 'People', ...versionPurposes.map((p) => `${p} opt-in`)],
       byVersion.groups.map((g) => {

@@ -11,11 +11,17 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/
 let service;
 let browser;
 let site;
+/** One signed-in admin page per width. */
+const pages = {};
 
 before(async () => {
   service = await startService();
   browser = await launch();
   site = await seedSite(service.url);
+  for (const width of [1280, 360]) {
+    pages[width] = await openPage(browser, { viewport: { width, height: width > 400 ? 900 : 740 } });
+    await signIn(pages[width].page, service.url, site.admin);
+  }
 });
 
 after(async () => {
@@ -32,7 +38,6 @@ async function violations(page) {
   return result.violations.map((v) => `${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
 }
 
-const pages = {};
 const screens = (q, id) => ({
   person: [`/console/people?${q}&q=alice-1`, '#timeline li'],
   proof: [`/console/records?${q}&id=${id}`, '#proof-result.verified'],
@@ -48,12 +53,11 @@ const screens = (q, id) => ({
 
 for (const width of [1280, 360]) {
   test(`${width} px: the sign-in screen`, async () => {
-    pages[width] = await openPage(browser, { viewport: { width, height: width > 400 ? 900 : 740 } });
-    const { page } = pages[width];
+    const { ctx, page } = await openPage(browser, { viewport: { width, height: 740 } });
     await page.goto(service.url + '/console/signin');
     await page.locator('form').waitFor();
     assert.deepEqual(await violations(page), []);
-    await signIn(page, service.url, site.admin);
+    await ctx.close();
   });
   for (const name of Object.keys(screens('', ''))) {
     test(`${width} px: ${name}`, async () => {

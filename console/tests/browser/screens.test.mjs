@@ -160,6 +160,9 @@ test('the numbers: charts with a table of the same figures beside each', async (
   await page.locator('#chart-optin canvas').waitFor();
   assert.match(await text(page, '#chart-methods .table-wrap table'), /api/);
   assert.match(await text(page, '#reconsent table'), /v2\s+yes/);
+  // Version 2 is material: alice, bob and carol had decided before it; only bob decided again.
+  const rate = await page.locator('#reconsent-rate .table-wrap').last().innerText();
+  assert.match(rate, /v2\s+\S+\s+3\s+1\s+33\.3 %/);
   await page.getByLabel('Group by', { exact: true }).selectOption('week');
   await page.getByRole('button', { name: 'Show' }).click();
   await page.locator('#chart-optin .table-wrap table').filter({ hasText: 'week of' }).waitFor();
