@@ -189,6 +189,10 @@ test('access export and erasure with typed confirmation; the ledger still verifi
   assert.match(await text(page, '#erase-verify'), /still verifies/);
   const history = await call(service.url, 'GET', `/v1/sites/${site.id}/subjects/carol-3/history`, site.admin);
   assert.notEqual(history.status, 200, 'the subject id no longer finds anything');
+  // What stays still proves the decision: carol's record verifies in the browser without her id.
+  await open(legal, 'records', `&id=${site.records[3].id}`);
+  await page.locator('#proof-result.verified').waitFor();
+  assert.match(await text(page, 'main .lead'), /subject erased/);
   assert.deepEqual(problems.filter((p) => !/status of 404/.test(p)), []);
   problems.length = 0;
 });
