@@ -33,13 +33,17 @@ export function chartFigure(id, title, labels, series, format = (v) => (v === nu
         width,
         height: 220,
         legend: { show: true },
-        scales: { x: { time: false } },
+        // Half a period of room either side, so one day or one version sits in the middle; y from 0.
+        scales: {
+          x: { time: false, range: () => [-0.5, labels.length - 0.5] },
+          y: { range: (_u, _min, max) => (axisPercent ? [0, 1] : [0, Math.max(1, Math.ceil(max * 1.15))]) },
+        },
         axes: [
-          { values: (_u, ticks) => ticks.map((t) => labels[t] ?? ''), stroke: '#333', grid: { stroke: '#e3e3e3' } },
+          { values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? labels[t] ?? '' : '')), stroke: '#333', grid: { stroke: '#e3e3e3' } },
           { stroke: '#333', grid: { stroke: '#e3e3e3' }, size: 56, values: (_u, ticks) => ticks.map((t) => (axisPercent ? `${Math.round(t * 100)} %` : String(t))) },
         ],
         series: [{ label: '', value: (_u, v) => labels[v] ?? '' },
-          ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], dash: DASHES[i % DASHES.length], width: 2, points: { show: labels.length < 40 } }))],
+          ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], dash: DASHES[i % DASHES.length], width: 2, points: { show: labels.length < 40, size: labels.length < 8 ? 10 : 6, width: 2 } }))],
       }, [xs, ...series.map((s) => s.values)], plot);
     });
   }
