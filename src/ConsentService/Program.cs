@@ -24,6 +24,7 @@ if (!OpenApiSetup.IsGeneratingDocument)
 {
     builder.Services.AddSingleton<IPostConfigureOptions<AdminOptions>, DevelopmentOperatorKey>();
     builder.Services.AddHostedService<StartupTasks>(); // first: the jobs below need the store ready
+    builder.Services.AddSingleton<DemoHistory>();
 }
 builder.AddAuditLog();
 builder.AddLedgerProofs();

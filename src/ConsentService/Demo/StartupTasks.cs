@@ -16,6 +16,7 @@ public sealed class StartupTasks(
     IConsentStore store,
     SiteDirectory sites,
     PolicyCatalog policies,
+    DemoHistory history,
     IOptions<DemoOptions> demo,
     IOptions<AdminOptions> admin,
     IServer server,
@@ -26,7 +27,13 @@ public sealed class StartupTasks(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await store.InitializeAsync(cancellationToken);
-        if (demo.Value.Seed && await sites.GetAsync(demo.Value.SiteId, cancellationToken) is null)
+        if (demo.Value.Seed && demo.Value.SeedHistory && await sites.GetAsync(demo.Value.SiteId, cancellationToken) is null)
+        {
+            await history.SeedAsync(demo.Value.SiteId, cancellationToken);
+            // Once every hosted service has started: the signing key registers after this one.
+            lifetime.ApplicationStarted.Register(() => _ = history.SealAsync(demo.Value.SiteId, lifetime.ApplicationStopping));
+        }
+        else if (demo.Value.Seed && await sites.GetAsync(demo.Value.SiteId, cancellationToken) is null)
         {
             var site = await sites.CreateAsync(new CreateSiteRequest("Demo site", JurisdictionMode: JurisdictionMode.Auto), [], demo.Value.SiteId, cancellationToken);
             await policies.PublishAsync(site.Id, DefaultPolicy.Content, material: true, cancellationToken);

@@ -29,6 +29,9 @@ public sealed class DemoOptions
 
     public bool Seed { get; set; }
 
+    /// <summary>With <see cref="Seed"/>: give a brand-new demo site 60 days of made-up history (see <c>Demo/DemoHistory.cs</c>).</summary>
+    public bool SeedHistory { get; set; }
+
     [RegularExpression("^[A-Za-z0-9_-]{1,64}$")]
     public string SiteId { get; set; } = "demo";
 }
