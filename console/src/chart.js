@@ -15,14 +15,15 @@ const DASHES = [[], [6, 3], [2, 3], [8, 3, 2, 3], [1, 2], [10, 4], [4, 4]];
  * @param {{ label: string, values: (number|null)[] }[]} series
  * @param {(v: number|null) => string} format cell text of a value
  * @param {boolean} axisPercent values are shares (0–1) shown as percentages
+ * @param {string} period the header of the table's first column
  */
-export function chartFigure(id, title, labels, series, format = (v) => (v === null ? '—' : String(v)), axisPercent = false) {
+export function chartFigure(id, title, labels, series, format = (v) => (v === null ? '—' : String(v)), axisPercent = false, period = 'Period') {
   const plot = h('div', { class: 'plot', 'aria-hidden': 'true' });
   const figure = h('figure', { class: 'chart card', id },
     h('figcaption', null, h('h2', null, title)),
     h('div', { class: 'chart-body' },
       plot,
-      table(title, ['Period', ...series.map((s) => s.label)], labels.map((l, i) => [l, ...series.map((s) => format(s.values[i]))]))));
+      table(title, [period, ...series.map((s) => s.label)], labels.map((l, i) => [l, ...series.map((s) => format(s.values[i]))]))));
   if (labels.length > 0 && series.length > 0) {
     // Drawn once the figure is in the page, at the width it has there (360 px phones included).
     requestAnimationFrame(() => {
@@ -39,7 +40,8 @@ export function chartFigure(id, title, labels, series, format = (v) => (v === nu
           y: { range: (_u, _min, max) => (axisPercent ? [0, 1] : [0, Math.max(1, Math.ceil(max * 1.15))]) },
         },
         axes: [
-          { values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? labels[t] ?? '' : '')), stroke: '#333', grid: { stroke: '#e3e3e3' } },
+          // Dates shortened to MM-DD on the axis (the table has them in full); ticks at least 56 px apart.
+          { space: 56, values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? String(labels[t] ?? '').replace(/^\d{4}-(\d\d-\d\d)$/, '$1') : '')), stroke: '#333', grid: { stroke: '#e3e3e3' } },
           { stroke: '#333', grid: { stroke: '#e3e3e3' }, size: 56, values: (_u, ticks) => ticks.map((t) => (axisPercent ? `${Math.round(t * 100)} %` : String(t))) },
         ],
         series: [{ label: '', value: (_u, v) => labels[v] ?? '' },

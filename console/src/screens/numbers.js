@@ -5,10 +5,10 @@ import { chartFigure } from '../chart.js';
 const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`);
 const isoDay = (d) => d.toISOString().slice(0, 10);
 
-/** The figures per day or per ISO week (each subject's latest decision within the group). */
+/** The figures per day or per ISO week, keyed by its Monday (each subject's latest decision within the group). */
 async function periods(site, from, to, by) {
   const stats = await get(sitePath(site, '/stats', { from: from.toISOString(), to: to.toISOString(), groupBy: by }));
-  return stats.groups.map((g) => (by === 'week' ? { ...g, key: `week of ${g.key}` } : g));
+  return stats.groups;
 }
 
 export async function numbers({ main, site, params, href, go, announce }) {
@@ -36,6 +36,7 @@ export async function numbers({ main, site, params, href, go, announce }) {
     get(sitePath(site, '/stats/reconsent')),
   ]);
   const labels = groups.map((g) => g.key);
+  const periodHead = by === 'week' ? 'Week from (Monday)' : 'Day';
   const purposes = [...new Set(groups.flatMap((g) => Object.keys(g.purposes)))].sort();
   const methods = [...new Set(groups.flatMap((g) => Object.keys(g.methods)))].sort();
   const total = byVersion.total;
@@ -44,11 +45,11 @@ export async function numbers({ main, site, params, href, go, announce }) {
     `${total.records} decisions by ${total.subjects} people between ${fromDay} and ${toDay}; GPC signals: ${pct(total.records ? (total.methods.gpc || 0) / total.records : null)}.`));
   main.append(
     chartFigure('chart-optin', 'Opt-in rate per purpose', labels,
-      purposes.map((p) => ({ label: p, values: groups.map((g) => (g.purposes[p]?.optInRate ?? null)) })), pct, true),
+      purposes.map((p) => ({ label: p, values: groups.map((g) => (g.purposes[p]?.optInRate ?? null)) })), pct, true, periodHead),
     chartFigure('chart-methods', 'How people decided (method mix, records)', labels,
-      methods.map((m) => ({ label: m, values: groups.map((g) => g.methods[m] || 0) }))),
+      methods.map((m) => ({ label: m, values: groups.map((g) => g.methods[m] || 0) })), undefined, false, periodHead),
     chartFigure('chart-gpc', 'Share of decisions by Global Privacy Control', labels,
-      [{ label: 'GPC share', values: groups.map((g) => (g.records ? (g.methods.gpc || 0) / g.records : null)) }], pct, true));
+      [{ label: 'GPC share', values: groups.map((g) => (g.records ? (g.methods.gpc || 0) / g.records : null)) }], pct, true, periodHead));
 
   // Re-consent after material versions: of the people who had decided before each one, how many
   // decided again under it (or later).
@@ -57,7 +58,7 @@ export async function numbers({ main, site, params, href, go, announce }) {
     ? h('section', { class: 'card', id: 'reconsent-rate' }, h('h2', null, 'Re-consent after material versions'),
       h('p', { class: 'note' }, 'No material version after the first yet.'))
     : chartFigure('reconsent-rate', 'Re-consent after material versions', versions.map((v) => `v${v.version}`),
-      [{ label: 'asked again', values: versions.map((v) => v.due) }, { label: 'decided again', values: versions.map((v) => v.reconsented) }]));
+      [{ label: 'asked again', values: versions.map((v) => v.due) }, { label: 'decided again', values: versions.map((v) => v.reconsented) }], undefined, false, 'Version'));
   if (versions.length > 0) {
     main.querySelector('#reconsent-rate .table-wrap').after(table('Re-consent rate per material version', ['Version', 'Published', 'Asked again', 'Decided again', 'Rate'],
       versions.map((v) => [`v${v.version}`, String(v.publishedAt).slice(0, 10), String(v.due), String(v.reconsented), pct(v.rate)])));

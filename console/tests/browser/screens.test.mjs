@@ -165,7 +165,11 @@ test('the numbers: charts with a table of the same figures beside each', async (
   assert.match(rate, /v2\s+\S+\s+3\s+1\s+33\.3 %/);
   await page.getByLabel('Group by', { exact: true }).selectOption('week');
   await page.getByRole('button', { name: 'Show' }).click();
-  await page.locator('#chart-optin .table-wrap table').filter({ hasText: 'week of' }).waitFor();
+  await page.locator('#chart-optin .table-wrap table').filter({ hasText: 'Week from (Monday)' }).waitFor();
+  // Everything was recorded this week: one row, keyed by this week's Monday (UTC).
+  const now = new Date();
+  const monday = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - ((now.getUTCDay() + 6) % 7))).toISOString().slice(0, 10);
+  assert.deepEqual(await page.locator('#chart-optin .table-wrap tbody th').allInnerTexts(), [monday]);
   assert.deepEqual(problems, []);
 });
 
