@@ -17,7 +17,7 @@ count() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped +
 source "scripts/need-apt.sh"
 
 echo "== setup: system packages"
-if ! need_apt redis-server:redis-server chromium:chromium; then
+if ! need_apt redis-server:redis-server chromium:chromium sqlite3:sqlite3; then
   echo "could not install the system packages the tests need"
   broken=1
 fi
@@ -61,12 +61,12 @@ fi
 
 # Runs one node --test suite (TAP) and adds its counts. A suite that cannot run, or that ends
 # badly without a failing test to show for it, counts as one failure.
-# Usage: node_suite NAME NODE-TEST-ARGS...
+# Usage: [SUITE_DIR=console] node_suite NAME NODE-TEST-ARGS...   (the folder defaults to client-snippet)
 node_suite() {
-  local name=$1 out="$results/$1.tap" status
+  local name=$1 out="$results/$1.tap" status dir=${SUITE_DIR:-client-snippet}
   shift
-  echo "== snippet: $name tests"
-  (cd client-snippet && timeout 1200 node --test --test-reporter=tap "$@" </dev/null) >"$out" 2>&1
+  echo "== $dir: $name tests"
+  (cd "$dir" && timeout 1200 node --test --test-reporter=tap "$@" </dev/null) >"$out" 2>&1
   status=$?
   grep -E '^(not )?ok |^# (tests|pass|fail|cancelled|skipped|todo) ' "$out"
   local pass fail cancelled skip todo
@@ -99,6 +99,16 @@ if (cd client-snippet && CI=true npm ci --no-audit --no-fund </dev/null); then
   node_suite browser --test-concurrency=1 tests/browser/
 else
   echo "npm ci failed: the snippet's unit and browser suites cannot run"
+  count 0 2 0
+fi
+
+echo "== console: npm ci"
+if (cd console && CI=true npm ci --no-audit --no-fund </dev/null); then
+  SUITE_DIR=console node_suite console-unit tests/unit/
+  # The console in Chromium against the real service (it reuses the snippet's harness and its playwright-core).
+  SUITE_DIR=console node_suite console-browser --test-concurrency=1 tests/browser/
+else
+  echo "npm ci failed: the console's unit and browser suites cannot run"
   count 0 2 0
 fi
 

@@ -16,14 +16,15 @@ export const TRACKER = 'https://tracker.example';
 /**
  * Starts the built service (`dotnet ConsentService.dll`, building it first when absent) on a free
  * loopback port with a fresh data folder; the demo site is seeded so the demo page can be tested.
+ * `env` adds settings; `data` reuses a data folder (a restart), which stop({ keep: true }) leaves.
  */
-export async function startService() {
+export async function startService({ env = {}, data: reuse } = {}) {
   const dll = process.env.CONSENT_SERVICE_DLL || join(repo, 'src/ConsentService/bin/Debug/net10.0/ConsentService.dll');
   if (!existsSync(dll)) {
     const built = spawnSync('dotnet', ['build', join(repo, 'src/ConsentService'), '-c', 'Debug', '-nologo'], { stdio: 'inherit' });
     if (built.status !== 0) throw new Error('dotnet build failed');
   }
-  const data = mkdtempSync(join(tmpdir(), 'consent-browser-'));
+  const data = reuse || mkdtempSync(join(tmpdir(), 'consent-browser-'));
   const child = spawn('dotnet', [dll, '--urls', 'http://127.0.0.1:0'], {
     cwd: dirname(dll),
     env: {
@@ -34,6 +35,7 @@ export async function startService() {
       Demo__Seed: 'true',
       Logging__LogLevel__Default: 'Warning',
       'Logging__LogLevel__Microsoft.Hosting.Lifetime': 'Information',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -69,11 +71,13 @@ export async function startService() {
   }
   return {
     url,
+    data,
     log: () => log,
-    async stop() {
+    async stop({ keep = false } = {}) {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
-      rmSync(data, { recursive: true, force: true });
+      process.removeListener('exit', kill);
+      if (!keep) rmSync(data, { recursive: true, force: true });
     },
   };
 }
