@@ -16,7 +16,7 @@ namespace ConsentService.Storage.Mongo;
 /// (position, record, subject head); the unique <c>{siteId, subjectId, sequence}</c> and
 /// <c>{siteId, position}</c> indexes guard the ledger's shape whatever happens.
 /// </summary>
-public sealed class MongoConsentStore(IMongoDatabase database) : IConsentStore
+public sealed partial class MongoConsentStore(IMongoDatabase database) : IConsentStore
 {
     /// <summary>More than any real contention; reaching it means something is broken.</summary>
     private const int MaxAttempts = 200;

@@ -19,7 +19,7 @@ namespace ConsentService.Storage.Sqlite;
 /// file is serialised too, and writes that arrive together are committed together (see WriteAsync);
 /// reads use pooled connections and never block on writes.
 /// </summary>
-public sealed class SqliteConsentStore(string connectionString) : IConsentStore, IAsyncDisposable
+public sealed partial class SqliteConsentStore(string connectionString) : IConsentStore, IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Json = JsonDefaults.Options;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
@@ -53,7 +53,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
                 throw new StartupFailureException(
                     $"{writer.DataSource} has schema version {version}, this build needs {SchemaVersion}: it was made by an earlier development build. Move it away to start afresh.");
             }
-            await ExecuteAsync(writer, null, Schema + $"PRAGMA user_version = {SchemaVersion};", ct);
+            await ExecuteAsync(writer, null, Schema + ScanSchema + $"PRAGMA user_version = {SchemaVersion};", ct);
             KeepPrepared(writer);
             _writer = writer;
         }
@@ -482,7 +482,7 @@ public sealed class SqliteConsentStore(string connectionString) : IConsentStore,
 
     // ---- plumbing ----------------------------------------------------------------------------
 
-    private const int SchemaVersion = 3;
+    private const int SchemaVersion = 4;
 
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS sites (
