@@ -5,6 +5,7 @@ using ConsentService.Demo;
 using ConsentService.Infrastructure;
 using ConsentService.Ledger;
 using ConsentService.Policies;
+using ConsentService.Scans;
 using ConsentService.Sites;
 using ConsentService.Snippet;
 using ConsentService.Stats;
@@ -27,6 +28,7 @@ if (!OpenApiSetup.IsGeneratingDocument)
 builder.AddAuditLog();
 builder.AddLedgerProofs();
 builder.AddRetention();
+builder.AddScans();
 
 var app = builder.Build();
 
@@ -60,6 +62,7 @@ app.MapStatsEndpoints();
 app.MapSnippetEndpoints();
 app.MapDemoPage();
 app.MapAuditEndpoints();
+app.MapScanEndpoints();
 
 return app.RunOrExplainStartupFailure();
 

@@ -25,6 +25,7 @@ public static class ProblemTypes
     public const string StorageUnavailable = Prefix + "storage-unavailable";
     public const string Internal = Prefix + "internal";
     public const string SigningKeyNotActive = Prefix + "signing-key-not-active";
+    public const string ScanNotReady = Prefix + "scan-not-ready";
 
     public static string ForStatus(int status) => status switch
     {

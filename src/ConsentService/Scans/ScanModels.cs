@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Serialization;
 using ConsentService.Policies;
 
 namespace ConsentService.Scans;
@@ -46,14 +47,31 @@ public sealed record ScanSummary(
 /// <param name="Necessary">True for a required purpose or a functional catalogue entry: allowed before consent.</param>
 public sealed record VendorMatch(string Vendor, string? Purpose, string Source, string? Category, bool Necessary, string? Description = null);
 
+/// <summary>A cookie at the end of a visit, with the vendor it was matched to (flat: the report stays shallow).</summary>
 public sealed record SeenCookie(
-    string Name, string Domain, string Path, DateTimeOffset? Expires, bool ThirdParty, string? SetBy, VendorMatch Match);
+    string Name, string Domain, string Path, DateTimeOffset? Expires, bool ThirdParty, string? SetBy,
+    string Vendor, string? Purpose, string Source, string? Category, bool Necessary)
+{
+    [JsonIgnore] public VendorMatch Match => new(Vendor, Purpose, Source, Category, Necessary);
+
+    public static SeenCookie From(RawCookie c, bool thirdParty, VendorMatch m) =>
+        new(c.Name, c.Domain, c.Path, c.Expires, thirdParty, c.SetBy, m.Vendor, m.Purpose, m.Source, m.Category, m.Necessary);
+}
 
 /// <summary>A request to another host than the page's (query strings dropped: they carry identifiers).</summary>
-public sealed record SeenRequest(string Url, string Host, string Type, string? Initiator, bool ThirdParty, VendorMatch Match);
+public sealed record SeenRequest(
+    string Url, string Host, string Type, string? Initiator, bool ThirdParty,
+    string Vendor, string? Purpose, string Source, string? Category, bool Necessary)
+{
+    [JsonIgnore] public VendorMatch Match => new(Vendor, Purpose, Source, Category, Necessary);
+
+    public static SeenRequest From(RawRequest r, bool thirdParty, VendorMatch m) =>
+        new(r.Url, r.Host, r.Type, r.Initiator, thirdParty, m.Vendor, m.Purpose, m.Source, m.Category, m.Necessary);
+}
 
 /// <summary>One page in one profile.</summary>
 public sealed record PageVisit(
+    string Url,
     ScanMode Mode,
     bool BannerFound,
     string? Error,
@@ -62,8 +80,6 @@ public sealed record PageVisit(
     IReadOnlyList<string> LocalStorage,
     IReadOnlyList<string> SessionStorage,
     IReadOnlyList<string> ConsentMode);
-
-public sealed record PageReport(string Url, IReadOnlyList<PageVisit> Visits);
 
 /// <summary>A non-necessary cookie or request before a decision or after Reject all, by vendor.</summary>
 public sealed record Violation(
@@ -85,7 +101,8 @@ public sealed record ScanReport(
     int? PolicyVersion,
     DateTimeOffset GeneratedAt,
     CatalogueInfo Catalogue,
-    IReadOnlyList<PageReport> Pages,
+    IReadOnlyList<string> Pages,
+    IReadOnlyList<PageVisit> Visits,
     IReadOnlyList<Violation> Violations,
     IReadOnlyList<UndeclaredVendor> Undeclared,
     IReadOnlyList<DeclaredUnseen> DeclaredButUnseen,
