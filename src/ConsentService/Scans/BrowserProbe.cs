@@ -50,7 +50,8 @@ public sealed partial class BrowserProbe : IAsyncDisposable
         ];
         if (options.HostMap.Count > 0)
         {
-            args.Add("--host-resolver-rules=" + string.Join(", ", options.HostMap.Select(m => $"MAP {m.Key} {m.Value}")));
+            // Quoted: the launcher joins the arguments into one command line, and the rules contain spaces.
+            args.Add("--host-resolver-rules=\"" + string.Join(",", options.HostMap.Select(m => $"MAP {m.Key} {m.Value}")) + "\"");
         }
         var browser = await Puppeteer.LaunchAsync(new LaunchOptions
         {
@@ -64,7 +65,26 @@ public sealed partial class BrowserProbe : IAsyncDisposable
 
     public async Task<RawVisit> VisitAsync(Uri url, ScanMode mode, CancellationToken ct)
     {
-        await using var context = await _browser.CreateBrowserContextAsync();
+        var context = await _browser.CreateBrowserContextAsync();
+        try
+        {
+            return await VisitAsync(context, url, mode, ct);
+        }
+        finally
+        {
+            try
+            {
+                await context.CloseAsync();
+            }
+            catch (PuppeteerException)
+            {
+                // The context went with a crashed or closing browser.
+            }
+        }
+    }
+
+    private async Task<RawVisit> VisitAsync(IBrowserContext context, Uri url, ScanMode mode, CancellationToken ct)
+    {
         var page = await context.NewPageAsync();
         var requests = new ConcurrentDictionary<string, RawRequest>();
         var responseCookies = new ConcurrentDictionary<string, string>(); // cookie name → URL of the response that set it
@@ -140,7 +160,6 @@ public sealed partial class BrowserProbe : IAsyncDisposable
         // A refused request may not reach the network events at all; it is reported all the same.
         seen.AddRange(blocked.Keys.Where(u => !requests.ContainsKey(u) && Uri.TryCreate(u, UriKind.Absolute, out _))
             .Select(u => new RawRequest(u, new Uri(u).Host, "other", null, Blocked: true)));
-        await context.CloseAsync();
         return new RawVisit(mode, banner, error, raw, seen, state.Local, state.Session, state.ConsentMode, state.Links);
     }
 

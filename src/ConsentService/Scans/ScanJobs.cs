@@ -148,8 +148,11 @@ public sealed partial class ScanJobs(
         {
             scan = scan with { Status = ScanStatus.Cancelled };
         }
-        catch (Exception e) when (e is ScanFailedException or PuppeteerSharp.PuppeteerException or InvalidOperationException or IOException)
+#pragma warning disable CA1031 // whatever broke, the scan must end as failed
+        catch (Exception e)
+#pragma warning restore CA1031
         {
+            // Whatever broke, the scan ends as failed: one left "running" would never end.
             LogScanFailed(logger, e, scanId);
             scan = scan with { Status = ScanStatus.Failed, Error = e is ScanFailedException ? e.Message : "The browser failed: " + e.Message };
         }

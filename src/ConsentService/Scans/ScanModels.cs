@@ -31,7 +31,7 @@ public sealed record Scan(
     string? Error = null,
     ScanReport? Report = null)
 {
-    public bool IsFinished => Status is not (ScanStatus.Queued or ScanStatus.Running);
+    [JsonIgnore] public bool IsFinished => Status is not (ScanStatus.Queued or ScanStatus.Running);
 }
 
 /// <summary>A scan without its report: what the list answers.</summary>

@@ -176,6 +176,9 @@ public sealed class MongoSchemaTests
         { nameof(MongoSchema.ActiveSigningKey), """{ "active" : true }""", null },
         { nameof(MongoSchema.SigningKeyByKid), """{ "_id" : "k" }""", null },
         { nameof(MongoSchema.NewestConsent), """{ "siteId" : "s" }""", """{ "recordedAt" : -1 }""" },
+        { nameof(MongoSchema.ScanOfSite), """{ "_id" : "x", "siteId" : "s" }""", null },
+        { nameof(MongoSchema.ScansOfSite), """{ "siteId" : "s" }""", """{ "createdAt" : -1, "_id" : -1 }""" },
+        { nameof(MongoSchema.UnfinishedScans), """{ "status" : { "$in" : ["queued", "running"] } }""", """{ "status" : 1, "createdAt" : 1, "_id" : 1 }""" },
     };
 
     [Theory]
@@ -299,6 +302,7 @@ public sealed class MongoSchemaTests
             "idempotencyKey" => "i",
             "subjectCommitment" => "c",
             "name" => "n",
+            "scanId" => "x",
             _ => throw new InvalidOperationException($"No sample for parameter {p.Name}"),
         }).ToArray();
         return (MongoQuery)method.Invoke(null, args)!;
