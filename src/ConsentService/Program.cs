@@ -13,6 +13,14 @@ using ConsentService.Storage;
 using ConsentService.Subjects;
 using Microsoft.Extensions.Options;
 
+if (args is ["scan", .. var scanArgs])
+{
+    // The tracker scan from the command line (README "Scan your site"); Ctrl+C cancels it.
+    using var interrupt = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) => { e.Cancel = true; interrupt.Cancel(); };
+    return await ScanCommand.RunAsync(scanArgs, Console.Out, Console.Error, interrupt.Token);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddConsentApi();

@@ -111,28 +111,13 @@ public sealed partial class ScanJobs(
         {
             var guard = new AddressGuard(options);
             await using var probe = await BrowserProbe.LaunchAsync(o, guard, work.Token);
-            var planned = new Queue<string>(scan.StartUrl is { } start ? [start] : scan.Urls);
-            var known = new HashSet<string>(planned, StringComparer.Ordinal);
-            while (planned.TryDequeue(out var url) && pages.Count < scan.PageLimit)
-            {
-                scan = scan with { CurrentUrl = url };
-                await store.SaveScanAsync(scan, stoppingToken);
-                var visits = new List<RawVisit>();
-                foreach (var mode in Enum.GetValues<ScanMode>())
+            await PageWalk.RunAsync(probe, scan.Urls, scan.StartUrl, scan.PageLimit, pages,
+                async url =>
                 {
-                    visits.Add(await probe.VisitAsync(new Uri(url), mode, work.Token));
-                }
-                pages.Add((url, visits));
-                if (scan.StartUrl is not null)
-                {
-                    foreach (var link in visits[0].Links.Select(BrowserProbe.Strip))
-                    {
-                        if (SameSite(link, scan.StartUrl) && known.Add(link)) planned.Enqueue(link);
-                    }
-                }
-                scan = scan with { PagesDone = pages.Count };
-                await store.SaveScanAsync(scan, stoppingToken);
-            }
+                    scan = scan with { CurrentUrl = url, PagesDone = pages.Count };
+                    await store.SaveScanAsync(scan, stoppingToken);
+                }, work.Token);
+            scan = scan with { PagesDone = pages.Count };
             scan = scan with { Status = ScanStatus.Completed };
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -166,10 +151,6 @@ public sealed partial class ScanJobs(
         await store.SaveScanAsync(scan with { FinishedAt = time.GetUtcNow(), CurrentUrl = null, Error = scan.Error ?? note, Report = report },
             CancellationToken.None);
     }
-
-    private static bool SameSite(string link, string start) =>
-        Uri.TryCreate(link, UriKind.Absolute, out var a) && Uri.TryCreate(start, UriKind.Absolute, out var b)
-        && a.Scheme is "http" or "https" && ScanAnalyzer.SiteOf(a.Host) == ScanAnalyzer.SiteOf(b.Host);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Scan {ScanId} failed")]
     private static partial void LogScanFailed(ILogger logger, Exception exception, string scanId);
