@@ -186,7 +186,7 @@ public sealed class ScanTests
         var facebook = marketing["vendors"]!.AsArray().Single(v => v!["name"]!.GetValue<string>() == "Facebook")!;
         Assert.Equal(["_fbp"], Strings(facebook["cookies"]));
         var published = await ReadJsonAsync(await admin.PostAsJsonAsync($"/v1/sites/{site.Id}/policies", suggested), HttpStatusCode.Created);
-        Assert.Equal(2, published["version"]!.GetValue<int>());
+        Assert.Equal(3, published["version"]!.GetValue<int>()); // 1: the template the site started with, 2: the shop policy
 
         // The same report as CSV and as a standalone page that runs no script.
         var csv = await admin.GetAsync(location + "/report?format=csv");
@@ -399,5 +399,69 @@ public sealed class ScanTests
 
         Assert.Equal(0, await service.CountRowsAsync("scans"));
         Assert.Empty(await ReadArrayAsync(await admin.GetAsync(scans)));
+    }
+}
+
+public sealed class ScanCommandTests
+{
+    [Fact]
+    public async Task The_command_scans_through_a_running_service_prints_progress_lines_and_exits_3_on_a_violation()
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["Scan:AllowPrivateNetworks"] = "true", ["Scan:Settle"] = "00:00:00.300", ["Scan:BannerTimeout"] = "00:00:00.500",
+        };
+        using var service = new ConsentApiFactory { Settings = settings };
+        service.UseKestrel(0);
+        service.StartServer();
+        await using var web = await ScanTestSite.StartAsync(_ => new Dictionary<string, string>
+        {
+            ["/"] = "<!doctype html><title>x</title><script>document.cookie = '_ga=GA1.1.1.2; path=/';</script>",
+        }, "127.0.0.1");
+        var site = await service.CreateSiteAsync(); // the default policy declares Google Analytics' _ga under analytics
+        var api = service.CreateClient().BaseAddress!.ToString();
+        var report = Path.Combine(Path.GetTempPath(), $"scan-{Guid.NewGuid():N}.csv");
+        try
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            var exit = await ConsentService.Scans.ScanCommand.RunAsync(
+                ["--api", api, "--site", site.Id, "--key", site.AdminKey, "--out", report, $"http://127.0.0.1:{web.Port}/"], output, error, default);
+
+            Assert.True(exit == 3, error.ToString());
+            var lines = error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Contains(lines, l => l.StartsWith("scan: running 0/1 page(s) http://127.0.0.1:", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.StartsWith("scan: completed 1/1 page(s)", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.Contains("1 violation(s)", StringComparison.Ordinal));
+            Assert.Empty(output.ToString()); // the report went to --out, as CSV by its extension
+            Assert.Contains(File.ReadAllLines(report), l => l.Contains(",no_decision,cookie,_ga,", StringComparison.Ordinal) && l.EndsWith(",violation", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(report);
+        }
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("ftp://x/")]
+    [InlineData("--start http://a.example/ http://b.example/")]
+    [InlineData("--api http://127.0.0.1:1/ http://a.example/")]
+    [InlineData("--format xml http://a.example/")]
+    [InlineData("--pages 0 --start http://a.example/")]
+    public async Task Bad_usage_exits_2_with_the_reason_and_scans_nothing(string commandLine)
+    {
+        var args = commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var error = new StringWriter();
+        Assert.Equal(2, await ConsentService.Scans.ScanCommand.RunAsync(args, TextWriter.Null, error, default));
+        Assert.Contains("Usage: scan", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Standalone_refuses_a_loopback_page_without_allow_private()
+    {
+        var error = new StringWriter();
+        Assert.Equal(1, await ConsentService.Scans.ScanCommand.RunAsync(["http://127.0.0.1:9/"], TextWriter.Null, error, default));
+        Assert.Contains("non-public address", error.ToString(), StringComparison.Ordinal);
     }
 }
