@@ -53,14 +53,31 @@ public sealed partial class BrowserProbe : IAsyncDisposable
             // Quoted: the launcher joins the arguments into one command line, and the rules contain spaces.
             args.Add("--host-resolver-rules=\"" + string.Join(",", options.HostMap.Select(m => $"MAP {m.Key} {m.Value}")) + "\"");
         }
-        var browser = await Puppeteer.LaunchAsync(new LaunchOptions
+        var launching = Puppeteer.LaunchAsync(new LaunchOptions
         {
             ExecutablePath = options.ChromiumPath,
             Headless = true,
             Args = [.. args],
             Timeout = 30_000,
-        }).WaitAsync(ct);
-        return new BrowserProbe(browser, options, guard);
+        });
+        try
+        {
+            return new BrowserProbe(await launching.WaitAsync(ct), options, guard);
+        }
+        catch (OperationCanceledException)
+        {
+            // Cancelled mid-launch: the browser still starts (within the launch timeout); close it before
+            // answering, or it would outlive the scan, and the process if that is ending.
+            try
+            {
+                await new BrowserProbe(await launching, options, guard).DisposeAsync();
+            }
+            catch (Exception e) when (e is PuppeteerException or InvalidOperationException)
+            {
+                // It never started: nothing to close.
+            }
+            throw;
+        }
     }
 
     public async Task<RawVisit> VisitAsync(Uri url, ScanMode mode, CancellationToken ct)
@@ -327,11 +344,20 @@ public sealed partial class BrowserProbe : IAsyncDisposable
     {
         try
         {
-            await _browser.CloseAsync();
+            await _browser.CloseAsync().WaitAsync(TimeSpan.FromSeconds(10));
         }
-        catch (PuppeteerException)
+        catch (Exception e) when (e is PuppeteerException or TimeoutException or ObjectDisposedException)
         {
-            // Already gone (it crashed, or the scan was cancelled mid-command): the process is killed below.
+            // Already gone, or not answering (it crashed, or the scan was cancelled mid-command): killed below.
+        }
+        try
+        {
+            // Never leave a browser behind: a stuck close would leak a Chromium per scan.
+            if (_browser.Process is { HasExited: false } process) process.Kill(entireProcessTree: true);
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // It exited between the check and the kill.
         }
         _browser.Dispose();
     }
