@@ -7,6 +7,7 @@ using ConsentService.Infrastructure;
 using ConsentService.Ledger;
 using ConsentService.Policies;
 using ConsentService.PrivacyConsole;
+using ConsentService.Scans;
 using ConsentService.Sites;
 using ConsentService.Snippet;
 using ConsentService.Stats;
@@ -14,6 +15,14 @@ using ConsentService.Storage;
 using ConsentService.Subjects;
 using ConsentService.Webhooks;
 using Microsoft.Extensions.Options;
+
+if (args is ["scan", .. var scanArgs])
+{
+    // The tracker scan from the command line (README "Scan your site"); Ctrl+C cancels it.
+    using var interrupt = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) => { e.Cancel = true; interrupt.Cancel(); };
+    return await ScanCommand.RunAsync(scanArgs, Console.Out, Console.Error, interrupt.Token);
+}
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -34,6 +43,7 @@ builder.AddRetention();
 builder.AddIdentifiedUsers();
 builder.AddConsole();
 builder.AddWebhooks();
+builder.AddScans();
 
 var app = builder.Build();
 
@@ -70,6 +80,7 @@ app.MapAuditEndpoints();
 app.MapIdentityEndpoints();
 app.MapConsole();
 app.MapWebhookEndpoints();
+app.MapScanEndpoints();
 
 return app.RunOrExplainStartupFailure();
 

@@ -27,6 +27,7 @@ public static class ProblemTypes
     public const string SigningKeyNotActive = Prefix + "signing-key-not-active";
     /// <summary>A cookie-authenticated change without the session's CSRF token, or from another origin.</summary>
     public const string Csrf = Prefix + "csrf";
+    public const string ScanNotReady = Prefix + "scan-not-ready";
 
     public static string ForStatus(int status) => status switch
     {

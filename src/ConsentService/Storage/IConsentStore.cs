@@ -192,4 +192,16 @@ public interface IConsentStore
 
     /// <summary>The anonymous subjects linked to <paramref name="userId"/>, oldest link first. Erasing either side removes the link.</summary>
     Task<IReadOnlyList<SubjectLink>> ListLinkedSubjectsAsync(string siteId, string userId, CancellationToken ct);
+
+    /// <summary>Stores <paramref name="scan"/> under its id, replacing the one stored before (tracker scans, issue 16).</summary>
+    Task SaveScanAsync(Scans.Scan scan, CancellationToken ct);
+
+    /// <summary>The site's scan with that id, or null (a scan of another site is not found).</summary>
+    Task<Scans.Scan?> GetScanAsync(string siteId, string scanId, CancellationToken ct);
+
+    /// <summary>The site's newest <paramref name="limit"/> scans, newest first.</summary>
+    Task<IReadOnlyList<Scans.Scan>> ListScansAsync(string siteId, int limit, CancellationToken ct);
+
+    /// <summary>Every scan still queued or running, oldest first, whatever its site (start-up marks them interrupted).</summary>
+    Task<IReadOnlyList<Scans.Scan>> ListUnfinishedScansAsync(CancellationToken ct);
 }

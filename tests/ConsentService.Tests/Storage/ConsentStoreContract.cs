@@ -423,6 +423,34 @@ public abstract partial class ConsentStoreContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Scans_round_trip_with_their_report_replace_by_id_list_newest_first_per_site_and_unfinished_ones_across_sites()
+    {
+        var report = new ConsentService.Scans.ScanReport("s1", 2, T0, new ConsentService.Scans.CatalogueInfo("OCD", "Apache-2.0", "src", "v", 3), ["https://shop.example/"],
+            [new ConsentService.Scans.PageVisit("https://shop.example/", Scans.ScanMode.Rejected, true, null,
+                [new ConsentService.Scans.SeenCookie("_ga", ".shop.example", "/", T0.AddDays(1), false, "https://t.example/ga.js", "Google Analytics", "analytics", "policy", null, false)],
+                [new ConsentService.Scans.SeenRequest("https://t.example/collect", "t.example", "fetch", "https://t.example/ga.js", true, "Google Analytics", "analytics", "policy", null, false)],
+                ["ls"], [], ["default {}"])],
+            [new ConsentService.Scans.Violation("Google Analytics", "analytics", "policy", [ConsentService.Scans.ScanMode.Rejected], ["_ga"], ["t.example"], ["https://shop.example/"])],
+            [], [new ConsentService.Scans.DeclaredUnseen("Hotjar", "marketing", ["_hj*"])], null);
+        var first = new ConsentService.Scans.Scan("scn_1", "s1", ConsentService.Scans.ScanStatus.Queued, T0, ["https://shop.example/"], null, 1, 0);
+        var second = new ConsentService.Scans.Scan("scn_2", "s1", ConsentService.Scans.ScanStatus.Running, T0.AddMinutes(1), [], "https://shop.example/", 5, 1, T0.AddMinutes(1), CurrentUrl: "https://shop.example/a");
+        var other = new ConsentService.Scans.Scan("scn_3", "s2", ConsentService.Scans.ScanStatus.Queued, T0.AddMinutes(2), ["https://other.example/"], null, 1, 0);
+        await Store.SaveScanAsync(first, default);
+        await Store.SaveScanAsync(second, default);
+        await Store.SaveScanAsync(other, default);
+        Assert.Equal(["scn_1", "scn_2", "scn_3"], (await Store.ListUnfinishedScansAsync(default)).Select(s => s.Id));
+
+        var done = first with { Status = ConsentService.Scans.ScanStatus.Completed, PagesDone = 1, FinishedAt = T0.AddMinutes(3), Report = report };
+        await Store.SaveScanAsync(done, default);
+        var read = await Store.GetScanAsync("s1", "scn_1", default);
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(done, JsonDefaults.Options), System.Text.Json.JsonSerializer.Serialize(read, JsonDefaults.Options));
+        Assert.Null(await Store.GetScanAsync("s2", "scn_1", default)); // another site's scan is not found
+        Assert.Equal(["scn_2", "scn_1"], (await Store.ListScansAsync("s1", 10, default)).Select(s => s.Id));
+        Assert.Equal(["scn_2"], (await Store.ListScansAsync("s1", 1, default)).Select(s => s.Id));
+        Assert.Equal(["scn_2", "scn_3"], (await Store.ListUnfinishedScansAsync(default)).Select(s => s.Id));
+    }
+
+    [SkippableFact]
     public async Task A_deployment_secret_is_the_first_one_stored_however_many_instances_race_to_add_one()
     {
         var candidates = Enumerable.Range(0, 8).Select(_ => System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToList();

@@ -192,6 +192,9 @@ public sealed partial class MongoSchemaTests
         { nameof(MongoSchema.LinksOfUser), """{ "siteId" : "s", "userId" : "u" }""", """{ "linkedAt" : 1, "subjectId" : 1 }""" },
         { nameof(MongoSchema.LinksOfSubject), """{ "siteId" : "s", "subjectId" : "u" }""", null },
         { nameof(MongoSchema.Link), """{ "siteId" : "s", "subjectId" : "u", "userId" : "a" }""", null },
+        { nameof(MongoSchema.ScanOfSite), """{ "_id" : "x", "siteId" : "s" }""", null },
+        { nameof(MongoSchema.ScansOfSite), """{ "siteId" : "s" }""", """{ "createdAt" : -1, "_id" : -1 }""" },
+        { nameof(MongoSchema.UnfinishedScans), """{ "status" : { "$in" : ["queued", "running"] } }""", """{ "status" : 1, "createdAt" : 1, "_id" : 1 }""" },
     };
 
     [Theory]
@@ -316,6 +319,7 @@ public sealed partial class MongoSchemaTests
             "subjectCommitment" => "c",
             "name" => "n",
             "userId" => "a",
+            "scanId" => "x",
             _ => throw new InvalidOperationException($"No sample for parameter {p.Name}"),
         }).ToArray();
         return (MongoQuery)method.Invoke(null, args)!;

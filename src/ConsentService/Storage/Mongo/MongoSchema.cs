@@ -27,6 +27,8 @@ public static partial class MongoSchema
     public const string SigningKeys = "signingKeys";
     /// <summary>Deployment-wide secrets by name (<c>_id</c>), e.g. the one cache keys are derived with.</summary>
     public const string DeploymentSecrets = "deploymentSecrets";
+    /// <summary>Tracker scans, <c>_id</c> = scan id; the scan itself (report included) as JSON in <c>document</c>.</summary>
+    public const string Scans = "scans";
 
     private static readonly FilterDefinitionBuilder<BsonDocument> F = Builders<BsonDocument>.Filter;
     private static readonly SortDefinitionBuilder<BsonDocument> S = Builders<BsonDocument>.Sort;
@@ -74,6 +76,11 @@ public static partial class MongoSchema
                 // At most one active key: a second instance with another key cannot register itself beside the first.
                 Index(K.Ascending("active"), "ux_active", unique: true, partial: F.Eq("active", true)),
                 Index(K.Ascending("activatedAt").Ascending("_id"), "ix_activatedAt"),
+            ],
+            [Scans] =
+            [
+                Index(K.Ascending("siteId").Descending("createdAt").Descending("_id"), "ix_site_created"),
+                Index(K.Ascending("status").Ascending("createdAt").Ascending("_id"), "ix_status_created"),
             ],
             [AuditEvents] =
             [
@@ -151,6 +158,15 @@ public static partial class MongoSchema
     public static MongoQuery ActiveSigningKey() => new(SigningKeys, F.Eq("active", true));
 
     public static MongoQuery SigningKeyByKid(string kid) => new(SigningKeys, F.Eq("_id", kid));
+
+    private static readonly string[] UnfinishedStatuses = ["queued", "running"];
+
+    public static MongoQuery ScanOfSite(string siteId, string scanId) => new(Scans, F.Eq("_id", scanId) & F.Eq("siteId", siteId));
+
+    public static MongoQuery ScansOfSite(string siteId) => new(Scans, F.Eq("siteId", siteId), S.Descending("createdAt").Descending("_id"));
+
+    public static MongoQuery UnfinishedScans() =>
+        new(Scans, F.In("status", UnfinishedStatuses), S.Ascending("status").Ascending("createdAt").Ascending("_id"));
 
     private static CreateIndexModel<BsonDocument> Index(
         IndexKeysDefinition<BsonDocument> keys, string name, bool unique = false, FilterDefinition<BsonDocument>? partial = null) =>

@@ -53,7 +53,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
                 throw new StartupFailureException(
                     $"{writer.DataSource} has schema version {version}, this build needs {SchemaVersion}: it was made by an earlier development build. Move it away to start afresh.");
             }
-            await ExecuteAsync(writer, null, Schema + IdentitySchema + WebhookSchema + $"PRAGMA user_version = {SchemaVersion};", ct);
+            await ExecuteAsync(writer, null, Schema + IdentitySchema + WebhookSchema + ScanSchema + $"PRAGMA user_version = {SchemaVersion};", ct);
             KeepPrepared(writer);
             _writer = writer;
         }
