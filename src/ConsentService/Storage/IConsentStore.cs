@@ -61,8 +61,9 @@ public sealed record Checkpoint(string SiteId, long TreeSize, string RootHash, D
 /// <summary>
 /// Persistence for sites, keys, policies and the consent ledger. Every adapter passes
 /// <c>ConsentStoreContract</c>. Appends are atomic per subject: two writers never share a sequence number.
+/// The webhook outbox is part of it (<see cref="IWebhookStore"/>): its rows join the ledger's transactions.
 /// </summary>
-public interface IConsentStore
+public interface IConsentStore : IWebhookStore
 {
     /// <summary>Creates tables/collections and indexes; idempotent.</summary>
     Task InitializeAsync(CancellationToken ct);

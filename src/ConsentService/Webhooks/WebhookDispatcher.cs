@@ -11,7 +11,7 @@ namespace ConsentService.Webhooks;
 /// whose leases another owner id cannot reuse early: they expire by time).
 /// </summary>
 public sealed partial class WebhookDispatcher(
-    IWebhookStore store, WebhookSender sender, IOptions<WebhookOptions> options, TimeProvider time, ILogger<WebhookDispatcher> logger) : BackgroundService
+    IConsentStore store, WebhookSender sender, IOptions<WebhookOptions> options, TimeProvider time, ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     private readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
 

@@ -28,7 +28,7 @@ public static class WebhookEndpoints
     }
 
     private static async Task<Results<Created<WebhookEndpointCreated>, ValidationProblem, ProblemHttpResult>> Create(
-        string siteId, CreateWebhookRequest request, IWebhookStore store, SiteDirectory sites, IOptions<WebhookOptions> options,
+        string siteId, CreateWebhookRequest request, IConsentStore store, SiteDirectory sites, IOptions<WebhookOptions> options,
         IWebHostEnvironment environment, TimeProvider time, CancellationToken ct)
     {
         if (await sites.GetAsync(siteId, ct) is null) return Problems.SiteNotFound(siteId);
@@ -49,21 +49,21 @@ public static class WebhookEndpoints
     }
 
     private static async Task<Results<Ok<IReadOnlyList<WebhookEndpointView>>, ProblemHttpResult>> List(
-        string siteId, IWebhookStore store, SiteDirectory sites, CancellationToken ct)
+        string siteId, IConsentStore store, SiteDirectory sites, CancellationToken ct)
     {
         if (await sites.GetAsync(siteId, ct) is null) return Problems.SiteNotFound(siteId);
         return TypedResults.Ok<IReadOnlyList<WebhookEndpointView>>([.. (await store.ListWebhookEndpointsAsync(siteId, ct)).Select(e => WebhookEndpointView.From(e))]);
     }
 
     private static async Task<Results<Ok<WebhookEndpointView>, ProblemHttpResult>> Get(
-        string siteId, string endpointId, IWebhookStore store, CancellationToken ct)
+        string siteId, string endpointId, IConsentStore store, CancellationToken ct)
     {
         if (await store.GetWebhookEndpointAsync(siteId, endpointId, ct) is not { } endpoint) return NotFound(endpointId);
         return TypedResults.Ok(WebhookEndpointView.From(endpoint, await store.ListWebhookDeliveriesAsync(siteId, endpointId, RecentDeliveries, ct)));
     }
 
     private static async Task<Results<Ok<WebhookEndpointView>, ValidationProblem, ProblemHttpResult>> Update(
-        string siteId, string endpointId, UpdateWebhookRequest patch, IWebhookStore store, IOptions<WebhookOptions> options,
+        string siteId, string endpointId, UpdateWebhookRequest patch, IConsentStore store, IOptions<WebhookOptions> options,
         IWebHostEnvironment environment, TimeProvider time, CancellationToken ct)
     {
         if (await store.GetWebhookEndpointAsync(siteId, endpointId, ct) is not { } endpoint) return NotFound(endpointId);
@@ -84,11 +84,11 @@ public static class WebhookEndpoints
         return TypedResults.Ok(WebhookEndpointView.From(updated));
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(string siteId, string endpointId, IWebhookStore store, CancellationToken ct) =>
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(string siteId, string endpointId, IConsentStore store, CancellationToken ct) =>
         await store.DeleteWebhookEndpointAsync(siteId, endpointId, ct) ? TypedResults.NoContent() : NotFound(endpointId);
 
     private static async Task<Results<Ok<WebhookEndpointCreated>, ProblemHttpResult>> Rotate(
-        string siteId, string endpointId, IWebhookStore store, CancellationToken ct)
+        string siteId, string endpointId, IConsentStore store, CancellationToken ct)
     {
         if (await store.GetWebhookEndpointAsync(siteId, endpointId, ct) is not { } endpoint) return NotFound(endpointId);
         var rotated = endpoint with { Secret = NewSecret() };
@@ -97,7 +97,7 @@ public static class WebhookEndpoints
     }
 
     private static async Task<Results<Accepted<RedeliveryAccepted>, ProblemHttpResult>> Redeliver(
-        string siteId, string endpointId, string messageId, IWebhookStore store, TimeProvider time, CancellationToken ct)
+        string siteId, string endpointId, string messageId, IConsentStore store, TimeProvider time, CancellationToken ct)
     {
         if (await store.GetWebhookEndpointAsync(siteId, endpointId, ct) is null) return NotFound(endpointId);
         return await store.RedeliverWebhookMessageAsync(siteId, endpointId, messageId, time.Now(), ct)
@@ -106,7 +106,7 @@ public static class WebhookEndpoints
     }
 
     private static async Task<Results<Accepted<RedeliveryAccepted>, ValidationProblem, ProblemHttpResult>> Recover(
-        string siteId, string endpointId, RecoverWebhooksRequest request, IWebhookStore store, TimeProvider time, CancellationToken ct)
+        string siteId, string endpointId, RecoverWebhooksRequest request, IConsentStore store, TimeProvider time, CancellationToken ct)
     {
         if (request.Since is not { } since) return Problems.Validation("since", "The time from which failed deliveries are sent again is required.");
         if (await store.GetWebhookEndpointAsync(siteId, endpointId, ct) is null) return NotFound(endpointId);

@@ -536,7 +536,7 @@ public abstract partial class ConsentStoreContract : IAsyncLifetime
 
     // ---- webhooks: the outbox ------------------------------------------------------------------
 
-    private IWebhookStore Webhooks => (IWebhookStore)Store;
+    private IWebhookStore Webhooks => Store;
 
     private static ConsentService.Webhooks.WebhookEndpoint Endpoint(string id, string siteId, params string[] events) =>
         new(id, siteId, "https://hooks.example/" + id, events, null, "whsec_" + Convert.ToBase64String(new byte[32]), T0);
