@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ConsentService.Infrastructure;
 
 namespace ConsentService.Client;
 
@@ -91,7 +92,8 @@ public sealed class ReceiptVerifier(SigningKeyCache keys)
                 kid,
                 signedAt), null);
         }
-        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException or NullReferenceException or ArgumentException)
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException or NullReferenceException or ArgumentException
+            or NotSupportedException) // a number that is not an integer: not a record the service hashed
         {
             return ReceiptVerification.Fail("The receipt's record or batch head is missing a member or holds a wrong type.");
         }

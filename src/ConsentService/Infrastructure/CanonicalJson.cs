@@ -9,9 +9,10 @@ namespace ConsentService.Infrastructure;
 /// <summary>
 /// Canonical JSON in the manner of RFC 8785 (JCS): object members sorted by UTF-16 code units,
 /// no insignificant white space, minimal string escaping. Hashes over it are reproducible by
-/// anyone holding the same data, in any language.
+/// anyone holding the same data, in any language. Internal: ConsentService.Client compiles this very file
+/// (linked, not copied), so a receipt is checked against the form the service hashed.
 /// </summary>
-public static class CanonicalJson
+internal static class CanonicalJson
 {
     public static string Serialize(JsonNode? node)
     {
