@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ConsentService.Infrastructure;
+using ConsentService.Ledger;
 
 namespace ConsentService.Client;
 
@@ -58,9 +59,8 @@ public sealed class ReceiptVerifier(SigningKeyCache keys)
             var hash = CanonicalJson.Sha256Hex(record);
             if (hash != receipt.Hash) return ReceiptVerification.Fail("The record does not hash to the receipt's hash.");
             var treeSize = head["treeSize"]!.GetValue<long>();
-            var root = MerkleInclusion.Root(receipt.LeafIndex, treeSize, MerkleInclusion.LeafHash(Convert.FromHexString(hash)),
-                [.. receipt.AuditPath.Select(Convert.FromHexString)]);
-            if (root is null || !CryptographicOperations.FixedTimeEquals(root, Convert.FromHexString(Text(head, "rootHash") ?? "")))
+            if (!MerkleTree.VerifyInclusion(receipt.LeafIndex, treeSize, MerkleTree.LeafHash(Convert.FromHexString(hash)),
+                [.. receipt.AuditPath.Select(Convert.FromHexString)], Convert.FromHexString(Text(head, "rootHash") ?? "")))
             {
                 return ReceiptVerification.Fail("The record's audit path does not lead to the signed batch root.");
             }

@@ -5,9 +5,10 @@ namespace ConsentService.Ledger;
 /// <summary>
 /// The Merkle tree of RFC 9162 §2.1 (Certificate Transparency 2.0) over a site's record hashes in
 /// ledger order: leaf hash <c>H(0x00 || leaf)</c>, node hash <c>H(0x01 || left || right)</c>, the
-/// left subtree of n leaves holding the largest power of two below n.
+/// left subtree of n leaves holding the largest power of two below n. Internal: ConsentService.Client compiles
+/// this file too (linked), so it climbs a receipt's audit path exactly as the service built it.
 /// </summary>
-public static class MerkleTree
+internal static class MerkleTree
 {
     public static byte[] EmptyRoot { get; } = SHA256.HashData([]);
 
