@@ -37,12 +37,7 @@ public sealed class SqliteAuditStore(string connectionString, int exportBatchSiz
         try
         {
             if (_writer is not null) return;
-            var writer = new SqliteConnection(connectionString);
-            await writer.OpenAsync(ct);
-            // FULL: an acknowledged request's event survives power loss, not only a process crash.
-            await ExecuteAsync(writer, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", ct);
-            // A tombstone's old content is zeroed in its page, not left in free space.
-            await ExecuteAsync(writer, null, SecureDelete, ct);
+            var writer = await OpenWriterAsync(connectionString, ct);
             var version = await ScalarAsync<long>(writer, null, "PRAGMA user_version", ct);
             var exists = await ScalarAsync<long>(writer, null, "SELECT count(*) FROM sqlite_master WHERE name = 'audit_events'", ct) > 0;
             if (exists && version != SchemaVersion)

@@ -116,6 +116,19 @@ internal static class SqliteCommands
     public const string SecureDelete = "PRAGMA secure_delete=ON;";
 
     /// <summary>
+    /// Opens a store's one writing connection: WAL with <c>synchronous=FULL</c> (an acknowledged write survives
+    /// power loss, not only a process crash) and <see cref="SecureDelete"/> (erased and overwritten content is
+    /// zeroed in its page; per connection, and only this one writes).
+    /// </summary>
+    public static async Task<SqliteConnection> OpenWriterAsync(string connectionString, CancellationToken ct)
+    {
+        var writer = new SqliteConnection(connectionString);
+        await writer.OpenAsync(ct);
+        await ExecuteAsync(writer, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" + SecureDelete, ct);
+        return writer;
+    }
+
+    /// <summary>
     /// Copies every WAL frame into the database file and truncates the WAL to zero bytes, so the old page
     /// images it held are gone from disk. False when a reader still reads an older snapshot (or another
     /// connection writes): the WAL is then left as it was, to be tried again.

@@ -39,13 +39,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
         try
         {
             if (_writer is not null) return;
-            var writer = new SqliteConnection(connectionString);
-            await writer.OpenAsync(ct);
-            // FULL: an acknowledged record survives power loss, not only a process crash.
-            await ExecuteAsync(writer, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", ct);
-            // Erasure: deleted and overwritten content is zeroed in the page, not left in free space (per connection;
-            // only this one writes).
-            await ExecuteAsync(writer, null, SecureDelete, ct);
+            var writer = await OpenWriterAsync(connectionString, ct);
             var version = await ScalarAsync<long>(writer, null, "PRAGMA user_version", ct);
             var empty = await ScalarAsync<long>(writer, null, "SELECT count(*) FROM sqlite_master", ct) == 0;
             if (!empty && version != SchemaVersion)

@@ -50,10 +50,7 @@ public sealed class SqliteSessionStore(string connectionString) : ISessionStore,
         try
         {
             if (_writer is not null) return;
-            var writer = new SqliteConnection(connectionString);
-            await writer.OpenAsync(ct);
-            await ExecuteAsync(writer, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", ct);
-            await ExecuteAsync(writer, null, SecureDelete, ct);
+            var writer = await OpenWriterAsync(connectionString, ct);
             var version = await ScalarAsync<long>(writer, null, "PRAGMA user_version", ct);
             var exists = await ScalarAsync<long>(writer, null, "SELECT count(*) FROM sqlite_master WHERE name = 'console_sessions'", ct) > 0;
             if (exists && version != SchemaVersion)
