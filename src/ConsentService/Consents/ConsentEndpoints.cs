@@ -51,7 +51,9 @@ public static partial class ConsentEndpoints
                 "by the instance that made it, and by every other instance behind the same Redis within 50 ms (p99). " +
                 "Send 'Cache-Control: no-cache' to read through to the store.")
             // Not audited: the per-page-view hot path, and it answers nothing personal beyond the id the caller sent.
-            .WithoutAudit();
+            .WithoutAudit()
+            // Route and query strings only, checked by the handler: no filter walks its parameters on every check.
+            .DisableValidation();
 
         site.MapGet("/subjects/{subjectId}/history", History)
             .WithName("GetSubjectHistory")

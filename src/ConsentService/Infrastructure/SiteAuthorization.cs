@@ -30,13 +30,27 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
     /// Compared in time independent of where the two differ, as <see cref="Secrets.FixedTimeEquals"/> does,
     /// but with the operator key hashed once, not on every request.
     /// </summary>
-    public bool IsOperator(string? token)
+    public bool IsOperator(string? token) => token is not null && IsOperatorDigest(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    private bool IsOperatorDigest(byte[] digest) =>
+        admin.Value.ApiKey is { Length: > 0 } expected
+        && CryptographicOperations.FixedTimeEquals(digest, _operatorDigest ??= SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
+
+    /// <summary>
+    /// What the bearer token is, from one SHA-256 of it: compared with the operator key's digest, and looked
+    /// up as a key's stored hash (<see cref="SiteDirectory.FindKeyByHashAsync"/>). Kept on the request for
+    /// the rate limiter and the endpoint's authorization.
+    /// </summary>
+    public async Task<PresentedKey> PresentAsync(HttpContext context, string token, CancellationToken ct)
     {
-        if (token is null || admin.Value.ApiKey is not { Length: > 0 } expected) return false;
-        var operatorDigest = _operatorDigest ??= SHA256.HashData(Encoding.UTF8.GetBytes(expected));
-        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(Encoding.UTF8.GetBytes(token), digest);
-        return CryptographicOperations.FixedTimeEquals(digest, operatorDigest);
+        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(token));
+        var presented = IsOperatorDigest(digest)
+            ? new PresentedKey(token, null, Operator: true)
+            : new PresentedKey(token, token.StartsWith(SiteDirectory.KeyPrefix, StringComparison.Ordinal)
+                ? await sites.FindKeyByHashAsync(Convert.ToHexStringLower(digest), ct)
+                : null, Operator: false);
+        context.Features.Set(presented);
+        return presented;
     }
 
     /// <summary>What <see cref="SiteAuthorization.UseKeyLookup"/> found out about this token already, else the comparison.</summary>
@@ -88,16 +102,10 @@ public sealed class KeyAuthenticator(SiteDirectory sites, IOptions<AdminOptions>
     /// it before the endpoint does (<see cref="SiteAuthorization.UseKeyLookup"/>), and a second look
     /// would cost a second cache round trip.
     /// </summary>
-    public async Task<ApiKey?> FindKeyAsync(HttpContext context, string token, CancellationToken ct)
-    {
-        if (context.Features.Get<PresentedKey>() is { } presented && string.Equals(presented.Token, token, StringComparison.Ordinal))
-        {
-            return presented.Key;
-        }
-        var key = await sites.FindKeyAsync(token, ct);
-        context.Features.Set(new PresentedKey(token, key, Operator: false));
-        return key;
-    }
+    public async Task<ApiKey?> FindKeyAsync(HttpContext context, string token, CancellationToken ct) =>
+        (context.Features.Get<PresentedKey>() is { } presented && string.Equals(presented.Token, token, StringComparison.Ordinal)
+            ? presented
+            : await PresentAsync(context, token, ct)).Key;
 
     public ProblemHttpResult? AuthorizeOperator(HttpRequest request)
     {
@@ -152,15 +160,7 @@ public static class SiteAuthorization
     {
         if (KeyAuthenticator.BearerToken(context.Request) is { } token)
         {
-            var authenticator = context.RequestServices.GetRequiredService<KeyAuthenticator>();
-            if (authenticator.IsOperator(token))
-            {
-                context.Features.Set(new PresentedKey(token, null, Operator: true));
-            }
-            else
-            {
-                await authenticator.FindKeyAsync(context, token, context.RequestAborted);
-            }
+            await context.RequestServices.GetRequiredService<KeyAuthenticator>().PresentAsync(context, token, context.RequestAborted);
         }
         else if (context.GetEndpoint()?.Metadata.GetMetadata<SecuredEndpoint>() is not null
             && context.Request.Cookies.TryGetValue(ConsoleSessions.CookieName, out var cookie) && cookie is { Length: > 0 })
@@ -208,10 +208,10 @@ public sealed record PresentedKey(string Token, ApiKey? Key, bool Operator)
     public bool IsValid => Operator || Key is not null;
 
     /// <summary>The rate limiter's bucket for this key's checks: by key id, built once per request that has a key.</summary>
-    public string CheckPartition => "check:" + (Operator ? "operator" : Key?.Id);
+    public string CheckPartition { get; } = "check:" + (Operator ? "operator" : Key?.Id);
 
     /// <summary>The rate limiter's bucket for this key's other requests.</summary>
-    public string KeyPartition => "key:" + (Operator ? "operator" : Key?.Id);
+    public string KeyPartition { get; } = "key:" + (Operator ? "operator" : Key?.Id);
 }
 
 /// <summary>Marks an endpoint as needing a bearer key: the operator key when <see cref="Role"/> is null.</summary>

@@ -26,7 +26,8 @@ public static class SnippetEndpoints
                 "Cache-Control: " + CacheControl + ", Brotli or gzip when accepted (precompressed once per variant).")
             .Produces<string>(StatusCodes.Status200OK, "text/javascript")
             .Produces(StatusCodes.Status304NotModified)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .DisableValidation(); // nothing to validate but the route's site id: no filter on every page view
 
         site.MapGet("/config", Config)
             .WithName("GetSnippetConfig")
@@ -35,7 +36,8 @@ public static class SnippetEndpoints
                 "Cache-Control: " + CacheControl + ", Brotli or gzip when accepted.")
             .Produces<SnippetConfig>(StatusCodes.Status200OK, "application/json")
             .Produces(StatusCodes.Status304NotModified)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .DisableValidation();
 
         site.MapMethods("/consents", [HttpMethods.Options], Preflight).ExcludeFromDescription();
         return routes;

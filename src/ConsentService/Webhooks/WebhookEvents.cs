@@ -23,16 +23,16 @@ public static class WebhookEvents
     /// the message goes only to endpoints the site's admin registered. Ordered by the subject's commitment,
     /// which an erasure can still name (it holds the key) and nobody can after.
     /// </summary>
-    public static WebhookMessage Recorded(ConsentRecord record) => Message(record.SiteId, ConsentRecorded, record.SubjectCommitment, record.Position,
-        record.RecordedAt, new ConsentRecordedData(record.SiteId, record.SubjectId, record.Purposes, JsonDefaults.Name(record.Method),
-            record.PolicyVersion, record.Position, record.Id, record.RecordedAt));
+    public static OutboxEvent Recorded(ConsentRecord record) => new(record.SiteId, ConsentRecorded, () => Message(record.SiteId, ConsentRecorded,
+        record.SubjectCommitment, record.Position, record.RecordedAt, new ConsentRecordedData(record.SiteId, record.SubjectId, record.Purposes,
+            JsonDefaults.Name(record.Method), record.PolicyVersion, record.Position, record.Id, record.RecordedAt)));
 
     /// <summary>Carries the id so the tools can forget the person too; its payload is destroyed once delivered.</summary>
-    public static WebhookMessage Erased(string siteId, string subjectId, string subjectCommitment, long lastPosition, DateTimeOffset at) =>
-        Message(siteId, SubjectErased, subjectCommitment, lastPosition, at, new SubjectErasedData(siteId, subjectId, lastPosition));
+    public static OutboxEvent Erased(string siteId, string subjectId, string subjectCommitment, long lastPosition, DateTimeOffset at) =>
+        new(siteId, SubjectErased, () => Message(siteId, SubjectErased, subjectCommitment, lastPosition, at, new SubjectErasedData(siteId, subjectId, lastPosition)));
 
-    public static WebhookMessage Published(Policy policy) => Message(policy.SiteId, PolicyPublished, null, 0, policy.PublishedAt,
-        new PolicyPublishedData(policy.SiteId, policy.Version, policy.Material, policy.ContentHash));
+    public static OutboxEvent Published(Policy policy) => new(policy.SiteId, PolicyPublished, () => Message(policy.SiteId, PolicyPublished, null, 0,
+        policy.PublishedAt, new PolicyPublishedData(policy.SiteId, policy.Version, policy.Material, policy.ContentHash)));
 
     private static WebhookMessage Message<T>(string siteId, string type, string? orderingKey, long sequence, DateTimeOffset at, T data) =>
         new("msg_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), siteId, type, orderingKey, sequence,
@@ -40,6 +40,13 @@ public static class WebhookEvents
 
     private sealed record Envelope<T>(string Type, DateTimeOffset Timestamp, T Data);
 }
+
+/// <summary>
+/// An event for the outbox, written in the transaction of the change it reports. Which endpoints want it follows from
+/// its site and type; its message (a random id, the serialised payload) is made only when one does, so a site without
+/// webhooks pays no serialisation on the ledger's single writer for each decision.
+/// </summary>
+public sealed record OutboxEvent(string SiteId, string Type, Func<WebhookMessage> Message);
 
 /// <param name="Position">The record's ledger position: its leaf in the signed checkpoints.</param>
 public sealed record ConsentRecordedData(

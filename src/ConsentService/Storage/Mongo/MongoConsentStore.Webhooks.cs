@@ -23,10 +23,11 @@ public sealed partial class MongoConsentStore : IWebhookStore
 
     // ---- the outbox, inside the ledger's transactions -----------------------------------------
 
-    private async Task EnqueueWebhookAsync(IClientSessionHandle session, WebhookMessage message, CancellationToken ct)
+    private async Task EnqueueWebhookAsync(IClientSessionHandle session, OutboxEvent outboxEvent, CancellationToken ct)
     {
-        var endpoints = await Find(W.EnabledEndpointsFor(message.SiteId, message.Type), session).ToListAsync(ct);
+        var endpoints = await Find(W.EnabledEndpointsFor(outboxEvent.SiteId, outboxEvent.Type), session).ToListAsync(ct);
         if (endpoints.Count == 0) return;
+        var message = outboxEvent.Message();
         await Collection(W.Messages).InsertOneAsync(session, new BsonDocument
         {
             ["_id"] = message.Id,

@@ -65,14 +65,15 @@ public sealed partial class SqliteConsentStore : IWebhookStore
     /// Queues <paramref name="message"/> for every enabled endpoint of its site subscribed to its type, in the
     /// caller's transaction; nothing when there is none (the common case costs one indexed read).
     /// </summary>
-    private static async Task EnqueueWebhookAsync(SqliteConnection connection, SqliteTransaction tx, WebhookMessage message, CancellationToken ct)
+    private static async Task EnqueueWebhookAsync(SqliteConnection connection, SqliteTransaction tx, OutboxEvent outboxEvent, CancellationToken ct)
     {
         var endpoints = await QueryAsync(connection, tx,
             """
             SELECT id FROM webhook_endpoints
             WHERE site_id = $site AND disabled_at IS NULL AND EXISTS (SELECT 1 FROM json_each(events) WHERE value = $type)
-            """, r => r.GetString(0), ct, ("$site", message.SiteId), ("$type", message.Type));
+            """, r => r.GetString(0), ct, ("$site", outboxEvent.SiteId), ("$type", outboxEvent.Type));
         if (endpoints.Count == 0) return;
+        var message = outboxEvent.Message();
         var seq = await ScalarAsync<long>(connection, tx,
             """
             INSERT INTO webhook_messages (id, site_id, type, ordering_key, position, payload, created_at)

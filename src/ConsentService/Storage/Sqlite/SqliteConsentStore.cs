@@ -634,17 +634,18 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
                     write.Done.TrySetCanceled(write.Ct);
                     continue;
                 }
-                tx.Save("write");
+                // Savepoints as kept statements (SqliteTransaction.Save would parse "SAVEPOINT …" for every write).
+                await ExecuteAsync(writer, tx, "SAVEPOINT write", CancellationToken.None);
                 try
                 {
                     await write.Work(writer, tx);
-                    tx.Release("write");
+                    await ExecuteAsync(writer, tx, "RELEASE write", CancellationToken.None);
                     applied.Add(write);
                 }
                 catch (Exception e)
                 {
-                    tx.Rollback("write");
-                    tx.Release("write");
+                    await ExecuteAsync(writer, tx, "ROLLBACK TO write", CancellationToken.None);
+                    await ExecuteAsync(writer, tx, "RELEASE write", CancellationToken.None);
                     var failure = _writeHealth.Failed(e);
                     storageFault |= failure is StorageUnavailableException;
                     write.Done.TrySetException(failure);
