@@ -46,13 +46,15 @@ public sealed class MemoryReadCache(IMemoryCache memory) : IReadCache
     private readonly SingleFlight _loads = new();
     private readonly Lock _gate = new();
 
-    public async Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class
-    {
-        if (memory.TryGetValue(slot.Key, out Entry? hit) && hit is not null)
-        {
-            return (T?)hit.Value;
-        }
-        return await _loads.RunAsync(slot.Key, async () =>
+    /// <summary>A hit returns at once; only a miss pays for the load's closure and state machine.</summary>
+    public Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class =>
+        memory.TryGetValue(slot.Key, out Entry? hit) && hit is not null
+            ? Task.FromResult((T?)hit.Value)
+            : LoadAsync(slot, load, ct);
+
+    /// <summary>Apart from <see cref="GetOrLoadAsync{T}"/>: a lambda's captured parameters are allocated where the method starts.</summary>
+    private Task<T?> LoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class =>
+        _loads.RunAsync(slot.Key, async () =>
         {
             var value = await load(CancellationToken.None);
             if (value is not null || slot.KeepAbsent)
@@ -61,7 +63,6 @@ public sealed class MemoryReadCache(IMemoryCache memory) : IReadCache
             }
             return value;
         }, ct);
-    }
 
     public Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct, long? version = null) where T : class
     {

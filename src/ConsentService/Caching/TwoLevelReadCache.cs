@@ -84,13 +84,15 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
     /// <summary>Subscribed and connected: another instance's write reaches this one's memory.</summary>
     public bool HearsInvalidations => _listening;
 
-    public async Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class
-    {
-        if (_memory.TryGetValue(slot.Key, out Entry? hit) && hit is { Invalidated: false } && Trusted(hit))
-        {
-            return (T?)hit.Value;
-        }
-        return await _loads.RunAsync(slot.Key, async () =>
+    /// <summary>A hit in memory returns at once; only a miss pays for the load's closure and state machine.</summary>
+    public Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class =>
+        _memory.TryGetValue(slot.Key, out Entry? hit) && hit is { Invalidated: false } && Trusted(hit)
+            ? Task.FromResult((T?)hit.Value)
+            : LoadAsync(slot, load, ct);
+
+    /// <summary>Apart from <see cref="GetOrLoadAsync{T}"/>: a lambda's captured parameters are allocated where the method starts.</summary>
+    private Task<T?> LoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class =>
+        _loads.RunAsync(slot.Key, async () =>
         {
             var started = Interlocked.Increment(ref _clock);
             var loaded = await _shared.GetOrLoadVersionedAsync(slot, load, CancellationToken.None);
@@ -100,7 +102,6 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
             }
             return loaded.Value;
         }, ct);
-    }
 
     public async Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct, long? version = null) where T : class
     {

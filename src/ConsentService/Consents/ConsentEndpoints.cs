@@ -281,7 +281,10 @@ public static partial class ConsentEndpoints
         var (siteRead, policiesRead, currentRead) = readThrough
             ? (sites.ReadThroughAsync(siteId, ct), policies.ListReadThroughAsync(siteId, ct), ledger.CurrentReadThroughAsync(siteId, subjectId, ct))
             : (sites.GetAsync(siteId, ct), policies.ListAsync(siteId, ct), ledger.CurrentAsync(siteId, subjectId, ct));
-        await Task.WhenAll(siteRead, policiesRead, currentRead);
+        if (!(siteRead.IsCompletedSuccessfully && policiesRead.IsCompletedSuccessfully && currentRead.IsCompletedSuccessfully))
+        {
+            await Task.WhenAll(siteRead, policiesRead, currentRead); // from memory all three are done already: nothing to wait on
+        }
         if (await siteRead is not { } site)
         {
             return Problems.SiteNotFound(siteId);

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -26,7 +27,14 @@ public static class JsonDefaults
 
     /// <summary>The wire name of an enum value, e.g. <c>AcceptAll</c> → <c>accept_all</c>.</summary>
     public static string Name<TEnum>(TEnum value) where TEnum : struct, Enum =>
-        JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+        EnumNames<TEnum>.Names.TryGetValue(value, out var name) ? name : JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+
+    /// <summary>Each defined value's wire name, converted once: keyed requests name their key's role on every request.</summary>
+    private static class EnumNames<TEnum> where TEnum : struct, Enum
+    {
+        public static readonly FrozenDictionary<TEnum, string> Names =
+            Enum.GetValues<TEnum>().Distinct().ToFrozenDictionary(v => v, v => JsonNamingPolicy.SnakeCaseLower.ConvertName(v.ToString()));
+    }
 
     public static TEnum Parse<TEnum>(string name) where TEnum : struct, Enum =>
         Enum.Parse<TEnum>(name.Replace("_", "", StringComparison.Ordinal), ignoreCase: true);
