@@ -16,7 +16,7 @@ internal static class CanonicalJson
 {
     public static string Serialize(JsonNode? node)
     {
-        var builder = new StringBuilder();
+        var builder = new StringBuilder(256); // a consent record's hashed form is ~400 characters: one or two growths, not five
         Write(builder, node);
         return builder.ToString();
     }
@@ -92,8 +92,13 @@ internal static class CanonicalJson
     private static void WriteString(StringBuilder builder, string text)
     {
         builder.Append('"');
-        foreach (var c in text)
+        var plain = 0; // start of the run of characters copied as they are, appended in one piece
+        for (var i = 0; i < text.Length; i++)
         {
+            var c = text[i];
+            if (c >= ' ' && c != '"' && c != '\\') continue;
+            builder.Append(text, plain, i - plain);
+            plain = i + 1;
             switch (c)
             {
                 case '"': builder.Append("\\\""); break;
@@ -103,10 +108,9 @@ internal static class CanonicalJson
                 case '\n': builder.Append("\\n"); break;
                 case '\r': builder.Append("\\r"); break;
                 case '\t': builder.Append("\\t"); break;
-                case < ' ': builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture)); break;
-                default: builder.Append(c); break;
+                default: builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture)); break;
             }
         }
-        builder.Append('"');
+        builder.Append(text, plain, text.Length - plain).Append('"');
     }
 }

@@ -16,6 +16,14 @@ public sealed class ProofPrimitivesTests
     }
 
     [Fact]
+    public void Canonical_strings_escape_quotes_backslashes_and_control_characters_with_the_short_forms_first()
+    {
+        // Already canonical, so it must come out as it went in: escapes at both ends, next to each other, and in a run.
+        const string canonical = """{"s":"\"start\\mid\b\f\n\r\t\u0001\u001f end/é😀\"","t":"plain","u":""}""";
+        Assert.Equal(canonical, CanonicalJson.Serialize(JsonNode.Parse(canonical)));
+    }
+
+    [Fact]
     public void Canonical_hash_is_sha256_of_the_utf8_canonical_form()
     {
         // printf '{"a":1}' | sha256sum
