@@ -17,8 +17,13 @@ public static class ConsentChain
     public static string Commit(byte[] subjectKey, string value) =>
         Convert.ToHexStringLower(HMACSHA256.HashData(subjectKey, Encoding.UTF8.GetBytes(value)));
 
-    public static string? CommitSource(byte[] subjectKey, ConsentSource? source) =>
-        source is null ? null : Commit(subjectKey, CanonicalJson.Serialize(JsonSerializer.SerializeToNode(source, JsonDefaults.Options)));
+    public static string? CommitSource(byte[] subjectKey, ConsentSource? source) => CommitSourceForm(subjectKey, SourceForm(source));
+
+    /// <summary>The canonical JSON a source's commitment is the HMAC of: it needs no key, so an append makes it before the single writer runs.</summary>
+    public static string? SourceForm(ConsentSource? source) =>
+        source is null ? null : CanonicalJson.Serialize(JsonSerializer.SerializeToNode(source, JsonDefaults.Options));
+
+    public static string? CommitSourceForm(byte[] subjectKey, string? sourceForm) => sourceForm is null ? null : Commit(subjectKey, sourceForm);
 
     /// <summary>The exact JSON object whose canonical form is hashed.</summary>
     public static JsonObject HashedForm(ConsentRecord record)

@@ -26,6 +26,7 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, Subject
     public async Task<AppendResult> RecordAsync(string siteId, ConsentDecision decision, CancellationToken ct)
     {
         var recordedAt = time.Now();
+        var sourceForm = ConsentChain.SourceForm(decision.Source); // outside the store's single writer: it needs no key
         var result = await store.AppendConsentAsync(siteId, decision.SubjectId, decision.IdempotencyKey, decision.WriteSecretHash, head =>
         {
             var unhashed = new ConsentRecord(
@@ -40,7 +41,7 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, Subject
                 decision.Purposes,
                 decision.Method,
                 decision.Source,
-                ConsentChain.CommitSource(head.SubjectKey, decision.Source),
+                ConsentChain.CommitSourceForm(head.SubjectKey, sourceForm),
                 recordedAt,
                 decision.IdempotencyKey,
                 decision.RequestHash,
