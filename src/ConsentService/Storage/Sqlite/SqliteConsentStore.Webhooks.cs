@@ -62,8 +62,8 @@ public sealed partial class SqliteConsentStore : IWebhookStore
     // ---- the outbox, written inside the ledger's own transactions ------------------------------
 
     /// <summary>
-    /// Queues <paramref name="message"/> for every enabled endpoint of its site subscribed to its type, in the
-    /// caller's transaction; nothing when there is none (the common case costs one indexed read).
+    /// Queues <paramref name="outboxEvent"/>'s message for every enabled endpoint of its site subscribed to its type, in
+    /// the caller's transaction; nothing when there is none (the common case costs one indexed read, and no message is made).
     /// </summary>
     private static async Task EnqueueWebhookAsync(SqliteConnection connection, SqliteTransaction tx, OutboxEvent outboxEvent, CancellationToken ct)
     {
