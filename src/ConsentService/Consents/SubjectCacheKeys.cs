@@ -18,8 +18,7 @@ public sealed class SubjectCacheKeys(IConsentStore store) : IDisposable
 {
     public const string SecretName = "subject-cache-keys";
 
-    private readonly SemaphoreSlim _loading = new(1, 1);
-    private byte[]? _secret;
+    private readonly DeploymentSecret _secret = new(store, SecretName);
 
     /// <summary>
     /// Names made recently, by (site, subject): a check is answered from memory, and the HMAC was half
@@ -36,7 +35,7 @@ public sealed class SubjectCacheKeys(IConsentStore store) : IDisposable
         {
             return known;
         }
-        var secret = Volatile.Read(ref _secret) ?? await LoadAsync(ct);
+        var secret = await _secret.GetAsync(ct);
         var mac = HMACSHA256.HashData(secret, Encoding.UTF8.GetBytes($"{siteId}\n{subjectId}"));
         var name = $"consent:{siteId}:{Base64Url.EncodeToString(mac)}";
         _names.Set(id, name, NameEntry);
@@ -46,23 +45,9 @@ public sealed class SubjectCacheKeys(IConsentStore store) : IDisposable
     /// <summary>An erased subject's id is not kept in memory beside its name either.</summary>
     public void Forget(string siteId, string subjectId) => _names.Remove((siteId, subjectId));
 
-    /// <summary>Once per process; a failure (store unreachable) is not remembered, the next request tries again.</summary>
-    private async Task<byte[]> LoadAsync(CancellationToken ct)
-    {
-        await _loading.WaitAsync(ct);
-        try
-        {
-            return _secret ??= await store.GetOrAddSecretAsync(SecretName, RandomNumberGenerator.GetBytes(32), ct);
-        }
-        finally
-        {
-            _loading.Release();
-        }
-    }
-
     public void Dispose()
     {
-        _loading.Dispose();
+        _secret.Dispose();
         _names.Dispose();
     }
 }

@@ -19,8 +19,7 @@ public sealed class IdentitySecretVault(IConsentStore store, TimeProvider time) 
     /// <summary>Enough for a roll-over (the new one deployed while the old one still signs), and no more to forget about.</summary>
     public const int MaxActive = 3;
 
-    private readonly SemaphoreSlim _loading = new(1, 1);
-    private byte[]? _key;
+    private readonly DeploymentSecret _key = new(store, KeyName);
 
     public async Task<IssuedIdentitySecret> IssueAsync(string siteId, CancellationToken ct)
     {
@@ -44,24 +43,11 @@ public sealed class IdentitySecretVault(IConsentStore store, TimeProvider time) 
 
     private async Task<string> DeriveAsync(IdentitySecret secret, CancellationToken ct)
     {
-        var key = Volatile.Read(ref _key) ?? await LoadKeyAsync(ct);
+        var key = await _key.GetAsync(ct);
         byte[] message = [.. Encoding.UTF8.GetBytes($"{secret.SiteId}\n{secret.Id}\n"), .. secret.Seed];
         var mac = HMACSHA256.HashData(key, message);
         return Prefix + Secrets.Base64Url(mac);
     }
 
-    private async Task<byte[]> LoadKeyAsync(CancellationToken ct)
-    {
-        await _loading.WaitAsync(ct);
-        try
-        {
-            return _key ??= await store.GetOrAddSecretAsync(KeyName, RandomNumberGenerator.GetBytes(32), ct);
-        }
-        finally
-        {
-            _loading.Release();
-        }
-    }
-
-    public void Dispose() => _loading.Dispose();
+    public void Dispose() => _key.Dispose();
 }
