@@ -23,13 +23,7 @@ public sealed class SqliteAuditStore(string connectionString, int exportBatchSiz
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private SqliteConnection? _writer;
 
-    public static SqliteAuditStore ForFile(string path, int exportBatchSize = 500) => new(new SqliteConnectionStringBuilder
-    {
-        DataSource = path,
-        Mode = SqliteOpenMode.ReadWriteCreate,
-        Pooling = true,
-        DefaultTimeout = 30, // seconds to wait on a lock held by another process
-    }.ToString(), exportBatchSize);
+    public static SqliteAuditStore ForFile(string path, int exportBatchSize = 500) => new(FileConnectionString(path), exportBatchSize);
 
     public async Task InitializeAsync(CancellationToken ct)
     {

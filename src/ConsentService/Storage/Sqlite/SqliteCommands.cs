@@ -7,6 +7,15 @@ namespace ConsentService.Storage.Sqlite;
 /// <summary>The parameterised-command plumbing both SQLite stores share.</summary>
 internal static class SqliteCommands
 {
+    /// <summary>A store's file: created when missing, pooled connections, and 30 s of waiting on a lock another process holds.</summary>
+    public static string FileConnectionString(string path) => new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Pooling = true,
+        DefaultTimeout = 30, // seconds to wait on a lock held by another process
+    }.ToString();
+
     public static async Task<SqliteConnection> OpenAsync(string connectionString, CancellationToken ct)
     {
         var connection = new SqliteConnection(connectionString);

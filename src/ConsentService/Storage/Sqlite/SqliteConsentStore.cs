@@ -25,13 +25,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private SqliteConnection? _writer;
 
-    public static SqliteConsentStore ForFile(string path, TimeProvider? webhookClock = null) => new(new SqliteConnectionStringBuilder
-    {
-        DataSource = path,
-        Mode = SqliteOpenMode.ReadWriteCreate,
-        Pooling = true,
-        DefaultTimeout = 30, // seconds to wait on a lock held by another process
-    }.ToString()) { WebhookClock = webhookClock ?? TimeProvider.System };
+    public static SqliteConsentStore ForFile(string path, TimeProvider? webhookClock = null) => new(FileConnectionString(path)) { WebhookClock = webhookClock ?? TimeProvider.System };
 
     public async Task InitializeAsync(CancellationToken ct)
     {

@@ -15,13 +15,7 @@ public sealed class SqliteSessionStore(string connectionString) : ISessionStore,
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private SqliteConnection? _writer;
 
-    public static SqliteSessionStore ForFile(string path) => new(new SqliteConnectionStringBuilder
-    {
-        DataSource = path,
-        Mode = SqliteOpenMode.ReadWriteCreate,
-        Pooling = true,
-        DefaultTimeout = 30,
-    }.ToString());
+    public static SqliteSessionStore ForFile(string path) => new(FileConnectionString(path));
 
     private const int SchemaVersion = 1;
 
