@@ -5,8 +5,7 @@
 // service alike.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { api, CHROMIUM, page, startPages, startService } from './harness.mjs';
+import { api, launch, page, startPages, startService } from './harness.mjs';
 
 let service;
 let pages;
@@ -18,11 +17,7 @@ before(async () => {
   service = await startService();
   pages = await startPages();
   port = new URL(pages.origin).port;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP *.example.test 127.0.0.1, MAP example.test 127.0.0.1'],
-  });
+  browser = await launch(['--host-resolver-rules=MAP *.example.test 127.0.0.1, MAP example.test 127.0.0.1']);
   client = api(service.url);
 });
 

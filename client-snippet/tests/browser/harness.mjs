@@ -151,10 +151,11 @@ ${body}
 <footer><a href="#" id="settings" data-consent-action="preferences">Cookie settings</a></footer>
 </body></html>`;
 
-export const launch = () => chromium.launch({
+/** Debian's Chromium with the flags every suite needs; `args` adds more (host resolver rules, say). */
+export const launch = (args = []) => chromium.launch({
   executablePath: CHROMIUM,
   args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-component-update', '--disable-sync'],
+    '--disable-component-update', '--disable-sync', ...args],
 });
 
 /**
