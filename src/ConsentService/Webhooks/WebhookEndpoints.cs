@@ -136,7 +136,7 @@ public static class WebhookEndpoints
         if (!options.AllowPrivateNetworks)
         {
             var host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.Host;
-            if ((IPAddress.TryParse(host, out var address) && !WebhookAddresses.IsPublic(address)) || WebhookAddresses.IsLocalName(host))
+            if ((IPAddress.TryParse(host, out var address) && !PublicAddresses.IsPublic(address)) || WebhookAddresses.IsLocalName(host))
             {
                 errors.Add("url", $"'{uri.Host}' is not a public address: webhooks are not sent into private networks.");
             }

@@ -45,26 +45,4 @@ public sealed class ScanMatchingTests
     [InlineData("[::1]", "::1")]
     public void First_and_third_party_are_told_by_the_registrable_part_of_the_host(string host, string site) =>
         Assert.Equal(site, ScanAnalyzer.SiteOf(host));
-
-    [Theory]
-    [InlineData("93.184.215.14", true)]
-    [InlineData("2606:4700::1111", true)]
-    [InlineData("127.0.0.1", false)]
-    [InlineData("127.0.0.2", false)]
-    [InlineData("10.0.0.1", false)]
-    [InlineData("172.16.5.4", false)]
-    [InlineData("172.32.0.1", true)]
-    [InlineData("192.168.1.1", false)]
-    [InlineData("169.254.169.254", false)]
-    [InlineData("100.64.0.1", false)]
-    [InlineData("0.0.0.0", false)]
-    [InlineData("224.0.0.1", false)]
-    [InlineData("::1", false)]
-    [InlineData("::", false)]
-    [InlineData("fe80::1", false)]
-    [InlineData("fd00::1", false)]
-    [InlineData("::ffff:10.0.0.1", false)]
-    [InlineData("::ffff:93.184.215.14", true)]
-    public void Only_public_addresses_are_reachable_by_default(string address, bool reachable) =>
-        Assert.Equal(reachable, AddressGuard.IsPublic(IPAddress.Parse(address)));
 }
