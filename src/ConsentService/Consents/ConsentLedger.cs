@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using ConsentService.Caching;
 using ConsentService.Infrastructure;
 using ConsentService.Policies;
@@ -26,29 +27,14 @@ public sealed class ConsentLedger(IConsentStore store, IReadCache cache, Subject
     public async Task<AppendResult> RecordAsync(string siteId, ConsentDecision decision, CancellationToken ct)
     {
         var recordedAt = time.Now();
-        var sourceForm = ConsentChain.SourceForm(decision.Source); // outside the store's single writer: it needs no key
-        var result = await store.AppendConsentAsync(siteId, decision.SubjectId, decision.IdempotencyKey, decision.WriteSecretHash, head =>
-        {
-            var unhashed = new ConsentRecord(
-                Guid.CreateVersion7(recordedAt).ToString(),
-                siteId,
-                decision.SubjectId,
-                ConsentChain.Commit(head.SubjectKey, decision.SubjectId),
-                head.Sequence + 1,
-                head.Position,
-                decision.Policy.Version,
-                decision.Policy.ContentHash,
-                decision.Purposes,
-                decision.Method,
-                decision.Source,
-                ConsentChain.CommitSourceForm(head.SubjectKey, sourceForm),
-                recordedAt,
-                decision.IdempotencyKey,
-                decision.RequestHash,
-                head.Hash,
-                Hash: "");
-            return unhashed with { Hash = ConsentChain.Hash(unhashed) };
-        }, ct);
+        // The key a new subject gets is made here, with everything else the writer does not need to make.
+        var newSubjectKey = RandomNumberGenerator.GetBytes(32);
+        var draft = new ConsentChain.Draft(new ConsentRecord(
+            Guid.CreateVersion7(recordedAt).ToString(), siteId, decision.SubjectId, SubjectCommitment: "", Sequence: 0, Position: 0,
+            decision.Policy.Version, decision.Policy.ContentHash, decision.Purposes, decision.Method, decision.Source, SourceCommitment: null,
+            recordedAt, decision.IdempotencyKey, decision.RequestHash, PrevHash: null, Hash: ""), newSubjectKey);
+        var result = await store.AppendConsentAsync(
+            siteId, decision.SubjectId, decision.IdempotencyKey, decision.WriteSecretHash, newSubjectKey, draft.Seal, ct);
         if (result.Created)
         {
             // Before answering: the very next check must see this decision (a withdrawal above all).

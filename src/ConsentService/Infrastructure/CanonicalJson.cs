@@ -28,7 +28,7 @@ internal static class CanonicalJson
     public static string Sha256Hex(JsonNode? node) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Serialize(node))));
 
-    private static void Write(StringBuilder builder, JsonNode? node)
+    public static void Write(StringBuilder builder, JsonNode? node)
     {
         switch (node)
         {
@@ -89,7 +89,7 @@ internal static class CanonicalJson
         }
     }
 
-    private static void WriteString(StringBuilder builder, string text)
+    public static void WriteString(StringBuilder builder, string text)
     {
         builder.Append('"');
         var plain = 0; // start of the run of characters copied as they are, appended in one piece

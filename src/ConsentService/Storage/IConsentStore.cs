@@ -101,9 +101,12 @@ public interface IConsentStore : IWebhookStore
     /// <see cref="SubjectSecretMismatchException"/> and nothing is written (checked before the idempotency
     /// key); a new subject, or one stored without a hash (recorded before write secrets, or by a back end),
     /// takes the presented hash with this append. Erasure removes the hash with the subject's key.
+    /// A subject without a key takes <paramref name="newSubjectKey"/> (32 random bytes the caller made, so
+    /// that it can make the commitments under it before the store's writer runs).
     /// </summary>
     Task<AppendResult> AppendConsentAsync(
-        string siteId, string subjectId, string? idempotencyKey, byte[]? writeSecretHash, Func<ChainHead, ConsentRecord> build, CancellationToken ct);
+        string siteId, string subjectId, string? idempotencyKey, byte[]? writeSecretHash, byte[] newSubjectKey,
+        Func<ChainHead, ConsentRecord> build, CancellationToken ct);
 
     /// <summary>
     /// The subject's latest record, or null: the last record of the chain its key commits to (highest

@@ -154,13 +154,12 @@ public abstract partial class ConsentStoreContract : IAsyncLifetime
     public async Task A_subject_keeps_one_key_across_its_records()
     {
         var keys = new List<byte[]>();
-        await AppendAsync("s1", "alice", ConsentMethod.AcceptAll, head => keys.Add(head.SubjectKey));
-        await AppendAsync("s1", "alice", ConsentMethod.RejectAll, head => keys.Add(head.SubjectKey));
-        await AppendAsync("s1", "bob", ConsentMethod.RejectAll, head => keys.Add(head.SubjectKey));
+        var (aliceKey, bobKey) = (NewKey(), NewKey());
+        await AppendAsync("s1", "alice", ConsentMethod.AcceptAll, head => keys.Add(head.SubjectKey), newKey: aliceKey);
+        await AppendAsync("s1", "alice", ConsentMethod.RejectAll, head => keys.Add(head.SubjectKey)); // offered another key: keeps its own
+        await AppendAsync("s1", "bob", ConsentMethod.RejectAll, head => keys.Add(head.SubjectKey), newKey: bobKey);
 
-        Assert.Equal(32, keys[0].Length);
-        Assert.Equal(keys[0], keys[1]);
-        Assert.NotEqual(keys[0], keys[2]);
+        Assert.Equal([aliceKey, aliceKey, bobKey], keys); // a new subject takes the key offered, an existing one keeps its own
     }
 
     [SkippableFact]
@@ -168,7 +167,7 @@ public abstract partial class ConsentStoreContract : IAsyncLifetime
     {
         var first = await AppendAsync("s1", "alice", ConsentMethod.AcceptAll, idempotencyKey: "retry-1");
         var built = false;
-        var again = await Store.AppendConsentAsync("s1", "someone-else", "retry-1", null, head =>
+        var again = await Store.AppendConsentAsync("s1", "someone-else", "retry-1", null, NewKey(), head =>
         {
             built = true;
             return Record("s1", "someone-else", head, ConsentMethod.RejectAll, "retry-1");
@@ -179,21 +178,21 @@ public abstract partial class ConsentStoreContract : IAsyncLifetime
         AssertSameRecord(first, again.Record);
         Assert.Empty(await Store.GetHistoryAsync("s1", "someone-else", default));
         // Keys are scoped to a site.
-        Assert.True((await Store.AppendConsentAsync("s2", "alice", "retry-1", null, head => Record("s2", "alice", head, ConsentMethod.AcceptAll, "retry-1"), default)).Created);
+        Assert.True((await Store.AppendConsentAsync("s2", "alice", "retry-1", null, NewKey(), head => Record("s2", "alice", head, ConsentMethod.AcceptAll, "retry-1"), default)).Created);
     }
 
     private static readonly byte[] SecretA = SHA256.HashData("secret A"u8);
     private static readonly byte[] SecretB = SHA256.HashData("secret B"u8);
 
     private Task<AppendResult> AppendAsAsync(string siteId, string subjectId, byte[]? secretHash, string? idempotencyKey = null) =>
-        Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, secretHash, head => Record(siteId, subjectId, head, ConsentMethod.Custom, idempotencyKey), default);
+        Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, secretHash, NewKey(), head => Record(siteId, subjectId, head, ConsentMethod.Custom, idempotencyKey), default);
 
     [SkippableFact]
     public async Task The_first_anonymous_append_sets_the_write_secret_and_every_later_one_must_match()
     {
         Assert.True((await AppendAsAsync("s1", "alice", SecretA, "k1")).Created);
         var built = false;
-        await Assert.ThrowsAsync<SubjectSecretMismatchException>(() => Store.AppendConsentAsync("s1", "alice", null, SecretB, head =>
+        await Assert.ThrowsAsync<SubjectSecretMismatchException>(() => Store.AppendConsentAsync("s1", "alice", null, SecretB, NewKey(), head =>
         {
             built = true;
             return Record("s1", "alice", head, ConsentMethod.Withdraw, null);
@@ -462,9 +461,12 @@ public abstract partial class ConsentStoreContract : IAsyncLifetime
         Assert.Equal(candidates[7], other);
     }
 
-    private async Task<ConsentRecord> AppendAsync(string siteId, string subjectId, ConsentMethod method, Action<ChainHead>? observe = null, string? idempotencyKey = null)
+    protected static byte[] NewKey() => System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+
+    private async Task<ConsentRecord> AppendAsync(
+        string siteId, string subjectId, ConsentMethod method, Action<ChainHead>? observe = null, string? idempotencyKey = null, byte[]? newKey = null)
     {
-        var result = await Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, null, head =>
+        var result = await Store.AppendConsentAsync(siteId, subjectId, idempotencyKey, null, newKey ?? NewKey(), head =>
         {
             observe?.Invoke(head);
             return Record(siteId, subjectId, head, method, idempotencyKey);
@@ -514,7 +516,7 @@ public abstract partial class ConsentStoreContract : IAsyncLifetime
         Assert.Equal(Key("k1", 0) with { CompromisedAt = T0.AddHours(3) }, Assert.Single(await Store.ListSigningKeysAsync(default)));
     }
 
-    private static ConsentRecord Record(string siteId, string subjectId, ChainHead head, ConsentMethod method, string? idempotencyKey)
+    protected static ConsentRecord Record(string siteId, string subjectId, ChainHead head, ConsentMethod method, string? idempotencyKey)
     {
         var at = Clock.Truncate(T0.AddSeconds(head.Sequence));
         var granted = method == ConsentMethod.AcceptAll;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using ConsentService.Consents;
 using ConsentService.Infrastructure;
+using ConsentService.Storage;
 
 namespace ConsentService.Tests.Unit;
 
@@ -53,6 +54,37 @@ public sealed class ProofPrimitivesTests
         // The raw subject id is not hashed: only its commitment, so erasing the key unlinks the chain.
         Assert.Equal(hash, ConsentChain.Hash(record with { SubjectId = "erased" }));
         Assert.NotEqual(ConsentChain.Commit(key, "sub"), ConsentChain.Commit(new byte[32].Select(_ => (byte)1).ToArray(), "sub"));
+    }
+
+    public static TheoryData<string, string?, bool> Drafts => new()
+    {
+        // subject id, source url (null: no source), whether the store has a key of its own for the subject
+        { "sub_new", "https://shop.example/", false },
+        { "sub_returning", "https://shop.example/?q=\"quoted\"\\\u0001", true },
+        { "user-42", null, false },
+        { "user-43", null, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Drafts))]
+    public void A_draft_sealed_by_the_writer_hashes_to_exactly_the_records_canonical_form(string subjectId, string? url, bool storedKey)
+    {
+        var offered = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
+        var stored = storedKey ? Enumerable.Range(0, 32).Select(i => (byte)(255 - i)).ToArray() : offered;
+        var draft = new ConsentRecord("0193-id", "site_1", subjectId, "", 0, 0, 3, "policy-hash",
+            new Dictionary<string, bool> { ["z_last"] = false, ["analytics"] = true, ["Ads"] = true, ["necessary"] = true }, ConsentMethod.Custom,
+            url is null ? null : new ConsentSource(url, "de", "gdpr", "Firefox 128 (Linux)", "203.0.113.0/24"),
+            null, DateTimeOffset.UnixEpoch.AddMilliseconds(1_733_000_000_123), "idem", "request-hash", null, "");
+
+        foreach (var head in new[] { new ChainHead(stored, 0, null, 1), new ChainHead(stored, 41, "ab12", 9_000_000_001) })
+        {
+            var record = new ConsentChain.Draft(draft, offered).Seal(head);
+
+            Assert.Equal((head.Sequence + 1, head.Position, head.Hash), (record.Sequence, record.Position, record.PrevHash));
+            Assert.Equal(ConsentChain.Commit(stored, subjectId), record.SubjectCommitment); // under the key the store has
+            Assert.Equal(ConsentChain.CommitSource(stored, draft.Source), record.SourceCommitment);
+            Assert.Equal(ConsentChain.Hash(record), record.Hash);
+        }
     }
 
     [Theory]

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using ConsentService.Consents;
 using ConsentService.Policies;
 using ConsentService.Sites;
@@ -105,7 +104,8 @@ public sealed partial class MongoConsentStore(IMongoDatabase database) : IConsen
     // ---- consent ledger ----------------------------------------------------------------------
 
     public async Task<AppendResult> AppendConsentAsync(
-        string siteId, string subjectId, string? idempotencyKey, byte[]? writeSecretHash, Func<ChainHead, ConsentRecord> build, CancellationToken ct)
+        string siteId, string subjectId, string? idempotencyKey, byte[]? writeSecretHash, byte[] newSubjectKey,
+        Func<ChainHead, ConsentRecord> build, CancellationToken ct)
     {
         using var session = await database.Client.StartSessionAsync(cancellationToken: ct);
         try
@@ -130,7 +130,7 @@ public sealed partial class MongoConsentStore(IMongoDatabase database) : IConsen
                 // conflicts on the ledger document or the subject document, and this callback runs again.
                 var position = await NextPositionAsync(siteId, s, c);
                 var head = subject is null
-                    ? new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null, position)
+                    ? new ChainHead(newSubjectKey, 0, null, position)
                     : await ChainEndAsync(siteId, subjectId, ToChainHead(subject, position), s, c);
                 var record = build(head);
                 await Collection(Q.Consents).InsertOneAsync(s, ToBson(record), cancellationToken: c);

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using ConsentService.Consents;
@@ -154,7 +153,8 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
     // ---- consent ledger ----------------------------------------------------------------------
 
     public async Task<AppendResult> AppendConsentAsync(
-        string siteId, string subjectId, string? idempotencyKey, byte[]? writeSecretHash, Func<ChainHead, ConsentRecord> build, CancellationToken ct)
+        string siteId, string subjectId, string? idempotencyKey, byte[]? writeSecretHash, byte[] newSubjectKey,
+        Func<ChainHead, ConsentRecord> build, CancellationToken ct)
     {
         AppendResult? result = null;
         var appended = new AppendSlot();
@@ -190,7 +190,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
                 """, ct, ("$site", siteId));
             var head = heads is [var found]
                 ? await ChainEndAsync(connection, tx, siteId, subjectId, found.Key, position, ct)
-                : new ChainHead(RandomNumberGenerator.GetBytes(32), 0, null, position);
+                : new ChainHead(newSubjectKey, 0, null, position);
             var record = build(head);
 
             await ExecuteAsync(connection, tx,
