@@ -1,3 +1,4 @@
+using ConsentService.Consents;
 using ConsentService.Storage;
 using ConsentService.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
@@ -22,6 +23,29 @@ public sealed class SqliteStoreTests : ConsentStoreContract
         if (_store is not null) await _store.DisposeAsync();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Sustained_writes_are_checkpointed_beside_the_writer_and_the_log_starts_again_instead_of_growing()
+    {
+        var path = Path.Combine(_directory, "consent.db");
+        await using var store = new SqliteConsentStore(SqliteCommands.FileConnectionString(path + "-sustained")) { WalRestartPages = 1_000 };
+        await store.InitializeAsync(default);
+        const int appends = 4_000;
+        for (var wave = 0; wave < appends / 200; wave++)
+        {
+            // 200 at once: they share commits, as a busy site's do.
+            await Task.WhenAll(Enumerable.Range(wave * 200, 200).Select(i => store.AppendConsentAsync(
+                "s1", $"subject-{i}", null, null, NewKey(), head => Record("s1", $"subject-{i}", head, ConsentMethod.AcceptAll, null), default)));
+        }
+
+        // The writer never checkpoints by itself, yet the records reached the database file: the checkpointer copied them.
+        Assert.True(new FileInfo(path + "-sustained").Length > appends * 400L, $"database file: {new FileInfo(path + "-sustained").Length} bytes");
+        // Every append writes pages to the log (several of 4 KiB); one never started again would hold them all (> 16 MB).
+        var wal = new FileInfo(path + "-sustained-wal").Length;
+        Assert.True(wal < appends * 4096L / 2, $"log: {wal} bytes");
+        Assert.Equal(appends, (await store.GetLedgerHeadAsync("s1", default)).Size);
+        Assert.Equal("subject-3999", (await store.GetCurrentConsentAsync("s1", "subject-3999", default))!.SubjectId);
     }
 
     [Fact]

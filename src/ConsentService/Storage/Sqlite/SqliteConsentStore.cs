@@ -33,6 +33,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
         {
             if (_writer is not null) return;
             var writer = await OpenWriterAsync(connectionString, ct);
+            await ExecuteAsync(writer, null, WalCheckpointer.WriterPragmas, ct);
             var version = await ScalarAsync<long>(writer, null, "PRAGMA user_version", ct);
             var empty = await ScalarAsync<long>(writer, null, "SELECT count(*) FROM sqlite_master", ct) == 0;
             if (!empty && version != SchemaVersion)
@@ -657,6 +658,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
             return;
         }
         if (!storageFault) _writeHealth.Committed();
+        _checkpointer.AfterCommit(applied.Count);
         // Durable now: the appended records of this commit become the batches their receipts are signed in.
         var batches = new Dictionary<string, CommitBatch>(StringComparer.Ordinal);
         foreach (var sealedBatch in CommitBatch.Of(applied.Select(w => w.Append?.Record).OfType<ConsentRecord>()))
@@ -692,6 +694,17 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
         foreach (var write in applied.Where(w => !w.Scrub))
         {
             write.Done.TrySetResult();
+        }
+        if (_checkpointer.WriterShouldCheckpoint())
+        {
+            try
+            {
+                await ExecuteAsync(_writer!, null, "PRAGMA wal_checkpoint(PASSIVE)", CancellationToken.None);
+            }
+            catch (SqliteException)
+            {
+                // an I/O error: the writer loop goes on, the next long log tries again
+            }
         }
     }
 
@@ -747,6 +760,11 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
     private long _erasures, _scrubbed;
 
     private const int MaxBatch = 256;
+    private readonly WalCheckpointer _checkpointer = new(connectionString);
+
+    /// <summary>For tests: how long the log may grow before the writer starts it again.</summary>
+    internal long WalRestartPages { init => _checkpointer = new(connectionString) { RestartFrames = value }; }
+
     private int _draining;
     private readonly ConcurrentQueue<PendingWrite> _pending = new();
 
@@ -812,6 +830,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
             ReleasePrepared(_writer);
             await _writer.DisposeAsync();
         }
+        await _checkpointer.DisposeAsync();
         _writeGate.Dispose();
     }
 }
