@@ -329,6 +329,28 @@ public abstract partial class ConsentStoreContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Appends_sent_together_take_gap_free_positions_and_a_refused_one_moves_neither_them_nor_the_ledger_head()
+    {
+        Assert.True((await AppendAsAsync("s1", "alice", SecretA)).Created);
+        // Sent at once (on SQLite they share commits); alice's, with the wrong secret, is refused in the middle and at the end.
+        Task<AppendResult> Refused() => AppendAsAsync("s1", "alice", SecretB);
+        var appends = Enumerable.Range(0, 40).Select(i => AppendAsAsync(i % 2 == 0 ? "s1" : "s2", $"visitor-{i}", SecretA))
+            .Append(Refused()).Concat(Enumerable.Range(40, 20).Select(i => AppendAsAsync("s1", $"visitor-{i}", SecretA))).Append(Refused()).ToList();
+        await Assert.ThrowsAnyAsync<SubjectSecretMismatchException>(() => Task.WhenAll(appends));
+
+        var created = appends.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result.Record).ToList();
+        Assert.Equal(60, created.Count);
+        Assert.Equal(2, appends.Count(t => t.IsFaulted));
+        foreach (var site in created.GroupBy(r => r.SiteId))
+        {
+            var positions = site.Select(r => r.Position).Order().ToList();
+            var first = site.Key == "s1" ? 2 : 1; // alice's first record took position 1 of s1
+            Assert.Equal(Enumerable.Range(first, positions.Count).Select(p => (long)p), positions);
+            Assert.Equal(new LedgerHead(positions[^1], site.MaxBy(r => r.Position)!.Hash), await Store.GetLedgerHeadAsync(site.Key, default));
+        }
+    }
+
+    [SkippableFact]
     public async Task The_current_consent_is_the_last_record_of_the_subjects_chain_by_commitment()
     {
         var granted = await AppendAsync("s1", "alice", ConsentMethod.AcceptAll);

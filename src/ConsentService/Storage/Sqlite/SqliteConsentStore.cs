@@ -184,7 +184,8 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
             // The write lock makes positions follow commit order: a reader never sees position n+1 before n.
             // The ledger head's size wins over the records: a deleted newest record leaves a gap verify reports,
             // rather than a position the next append silently reuses.
-            var position = await ScalarAsync<long>(connection, tx,
+            // An earlier append of this batch took the position before: the query would answer the next one.
+            var position = _batchPositions.TryGetValue(siteId, out var taken) ? taken + 1 : await ScalarAsync<long>(connection, tx,
                 """
                 SELECT max(coalesce((SELECT size FROM ledgers WHERE site_id = $site), 0),
                            coalesce((SELECT max(position) FROM consents WHERE site_id = $site), 0)) + 1
@@ -218,11 +219,6 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
                 """, ct,
                 ("$site", siteId), ("$subject", subjectId), ("$key", head.SubjectKey), ("$sequence", record.Sequence),
                 ("$hash", record.Hash), ("$id", record.Id), ("$secretHash", writeSecretHash));
-            await ExecuteAsync(connection, tx,
-                """
-                INSERT INTO ledgers (site_id, size, last_hash) VALUES ($site, $size, $hash)
-                ON CONFLICT (site_id) DO UPDATE SET size = excluded.size, last_hash = excluded.last_hash
-                """, ct, ("$site", siteId), ("$size", record.Position), ("$hash", record.Hash));
             await EnqueueWebhookAsync(connection, tx, Webhooks.WebhookEvents.Recorded(record), ct);
             result = new AppendResult(record, Created: true);
             appended.Record = record;
@@ -622,6 +618,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
         {
             var writer = _writer ?? throw new InvalidOperationException("The store is not initialised.");
             await using var tx = writer.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: take the write lock first
+            _batchPositions.Clear();
             foreach (var write in batch)
             {
                 if (write.Ct.IsCancellationRequested)
@@ -636,6 +633,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
                     await write.Work(writer, tx);
                     await ExecuteAsync(writer, tx, "RELEASE write", CancellationToken.None);
                     applied.Add(write);
+                    if (write.Append?.Record is { } record) _batchPositions[record.SiteId] = record.Position;
                 }
                 catch (Exception e)
                 {
@@ -645,6 +643,15 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
                     storageFault |= failure is StorageUnavailableException;
                     write.Done.TrySetException(failure);
                 }
+            }
+            // The ledger heads, in the same transaction: once per site and batch, at the last record its applied appends made.
+            foreach (var last in applied.Select(w => w.Append?.Record).OfType<ConsentRecord>().GroupBy(r => r.SiteId).Select(g => g.MaxBy(r => r.Position)!))
+            {
+                await ExecuteAsync(writer, tx,
+                    """
+                    INSERT INTO ledgers (site_id, size, last_hash) VALUES ($site, $size, $hash)
+                    ON CONFLICT (site_id) DO UPDATE SET size = excluded.size, last_hash = excluded.last_hash
+                    """, CancellationToken.None, ("$site", last.SiteId), ("$size", last.Position), ("$hash", last.Hash));
             }
             await tx.CommitAsync(CancellationToken.None);
         }
@@ -760,6 +767,8 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
     private long _erasures, _scrubbed;
 
     private const int MaxBatch = 256;
+    /// <summary>Per site, the last position an applied append of the batch being committed took; the writer's alone.</summary>
+    private readonly Dictionary<string, long> _batchPositions = new(StringComparer.Ordinal);
     private readonly WalCheckpointer _checkpointer = new(connectionString);
 
     /// <summary>For tests: how long the log may grow before the writer starts it again.</summary>
