@@ -146,7 +146,7 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
         try
         {
             await db.ScriptEvaluateAsync(SetIfNewer, [slot.Key],
-                [version, JsonSerializer.Serialize(value, JsonDefaults.Options), (long)Ttl.TotalMilliseconds, writer ? 1 : 0]);
+                [version, JsonSerializer.SerializeToUtf8Bytes(value, JsonDefaults.Options), (long)Ttl.TotalMilliseconds, writer ? 1 : 0]);
             return true;
         }
         catch (Exception e) when (IsRedisFailure(e))
