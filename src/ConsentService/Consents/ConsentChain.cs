@@ -78,10 +78,11 @@ public static class ConsentChain
             _sourceForm = SourceForm(record.Source);
             _record = record with { SubjectCommitment = Commit(newSubjectKey, record.SubjectId!), SourceCommitment = CommitSourceForm(newSubjectKey, _sourceForm) };
             var builder = new StringBuilder(512).Append('{');
-            var piece = 0;
+            var (piece, first) = (0, true);
             foreach (var (name, value) in HashedForm(_record).OrderBy(m => m.Key, StringComparer.Ordinal))
             {
-                if (builder.Length > 1 || piece > 0) builder.Append(',');
+                if (!first) builder.Append(',');
+                first = false;
                 CanonicalJson.WriteString(builder, name);
                 builder.Append(':');
                 if (Array.IndexOf(Late, name) is var late and >= 0)

@@ -665,7 +665,6 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
             return;
         }
         if (!storageFault) _writeHealth.Committed();
-        _checkpointer.AfterCommit(applied.Count);
         // Durable now: the appended records of this commit become the batches their receipts are signed in.
         var batches = new Dictionary<string, CommitBatch>(StringComparer.Ordinal);
         foreach (var sealedBatch in CommitBatch.Of(applied.Select(w => w.Append?.Record).OfType<ConsentRecord>()))
@@ -702,17 +701,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
         {
             write.Done.TrySetResult();
         }
-        if (_checkpointer.WriterShouldCheckpoint())
-        {
-            try
-            {
-                await ExecuteAsync(_writer!, null, "PRAGMA wal_checkpoint(PASSIVE)", CancellationToken.None);
-            }
-            catch (SqliteException)
-            {
-                // an I/O error: the writer loop goes on, the next long log tries again
-            }
-        }
+        await _checkpointer.AfterCommitAsync(_writer!, applied.Count);
     }
 
     /// <summary>

@@ -12,7 +12,7 @@ namespace ConsentService.Storage.Sqlite;
 /// the WAL bounded: the log starts again from its beginning only after a checkpoint that left nothing
 /// behind, and under steady writes this connection never catches up with the last commit. So once the
 /// log holds <see cref="RestartFrames"/> pages, the writer runs one checkpoint itself, between two batches
-/// (<see cref="WriterShouldCheckpoint"/>): by then almost everything is copied, it syncs the rest, and the
+/// (<see cref="AfterCommitAsync"/>): by then almost everything is copied, it syncs the rest, and the
 /// next commit starts the log again.
 /// PASSIVE everywhere: a checkpoint never waits for a reader or the writer, and gives up when another runs.
 /// </summary>
@@ -33,34 +33,48 @@ internal sealed class WalCheckpointer(string connectionString) : IAsyncDisposabl
     private Task _running = Task.CompletedTask;
     private int _writes, _busy, _restart;
 
-    /// <summary>Called by the writer after each commit of <paramref name="writes"/> writes: starts a checkpoint when enough were committed and none runs.</summary>
-    public void AfterCommit(int writes)
+    /// <summary>
+    /// Called by the writer after each commit of <paramref name="writes"/> writes, once they are answered, still
+    /// holding the write gate: restarts a long log on <paramref name="writer"/> when a checkpoint asked for it, and
+    /// starts a checkpoint beside it when enough writes were committed and none runs.
+    /// </summary>
+    public async Task AfterCommitAsync(SqliteConnection writer, int writes)
     {
-        if ((_writes += writes) < WritesPerCheckpoint || Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return;
-        _writes = 0;
-        _running = Task.Run(async () =>
+        if (Interlocked.Exchange(ref _restart, 0) == 1)
         {
             try
             {
-                await using var connection = await OpenAsync(connectionString, CancellationToken.None);
-                await using var command = Command(connection, null, "PRAGMA wal_checkpoint(PASSIVE)", []);
-                await using var reader = await command.ExecuteReaderAsync(CancellationToken.None);
-                // (busy, pages in the log, pages copied)
-                if (await reader.ReadAsync(CancellationToken.None) && reader.GetInt64(1) >= RestartFrames) Volatile.Write(ref _restart, 1);
+                await ExecuteAsync(writer, null, "PRAGMA wal_checkpoint(PASSIVE)", CancellationToken.None);
             }
             catch (SqliteException)
             {
-                // Busy or failing: nothing is lost, a later checkpoint copies what this one did not.
+                // an I/O error: the writer goes on, and the next checkpoint that finds the log long asks again
             }
-            finally
-            {
-                Volatile.Write(ref _busy, 0);
-            }
-        }, CancellationToken.None);
+        }
+        if ((_writes += writes) < WritesPerCheckpoint || Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return;
+        _writes = 0;
+        _running = Task.Run(CheckpointAsync, CancellationToken.None);
     }
 
-    /// <summary>True once (until the next long log) when the writer should run a checkpoint itself now, between two batches.</summary>
-    public bool WriterShouldCheckpoint() => Interlocked.Exchange(ref _restart, 0) == 1;
+    private async Task CheckpointAsync()
+    {
+        try
+        {
+            await using var connection = await OpenAsync(connectionString, CancellationToken.None);
+            await using var command = Command(connection, null, "PRAGMA wal_checkpoint(PASSIVE)", []);
+            await using var reader = await command.ExecuteReaderAsync(CancellationToken.None);
+            // (busy, pages in the log, pages copied)
+            if (await reader.ReadAsync(CancellationToken.None) && reader.GetInt64(1) >= RestartFrames) Volatile.Write(ref _restart, 1);
+        }
+        catch (SqliteException)
+        {
+            // Busy or failing: nothing is lost, a later checkpoint copies what this one did not.
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
 
     public async ValueTask DisposeAsync() => await _running;
 }
