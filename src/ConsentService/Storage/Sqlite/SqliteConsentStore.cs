@@ -613,6 +613,7 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
             batch.Add(next);
         }
         var applied = new List<PendingWrite>(batch.Count);
+        List<CommitBatch> commitBatches;
         var storageFault = false;
         try
         {
@@ -644,9 +645,11 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
                     write.Done.TrySetException(failure);
                 }
             }
-            // The ledger heads, in the same transaction: once per site and batch, at the last record its applied appends made.
-            foreach (var last in applied.Select(w => w.Append?.Record).OfType<ConsentRecord>().GroupBy(r => r.SiteId).Select(g => g.MaxBy(r => r.Position)!))
+            // The applied appends, by site in ledger order: the batches their receipts are signed in once this commit is durable.
+            commitBatches = [.. CommitBatch.Of(applied.Select(w => w.Append?.Record).OfType<ConsentRecord>())];
+            foreach (var last in commitBatches.Select(b => b.Records[^1]))
             {
+                // The site's ledger head, in the same transaction: once per batch, at its last record, not once per append.
                 await ExecuteAsync(writer, tx,
                     """
                     INSERT INTO ledgers (site_id, size, last_hash) VALUES ($site, $size, $hash)
@@ -665,9 +668,9 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
             return;
         }
         if (!storageFault) _writeHealth.Committed();
-        // Durable now: the appended records of this commit become the batches their receipts are signed in.
+        // Durable now: each append learns the batch its receipt is signed in.
         var batches = new Dictionary<string, CommitBatch>(StringComparer.Ordinal);
-        foreach (var sealedBatch in CommitBatch.Of(applied.Select(w => w.Append?.Record).OfType<ConsentRecord>()))
+        foreach (var sealedBatch in commitBatches)
         {
             foreach (var record in sealedBatch.Records) batches[record.Id] = sealedBatch;
         }
@@ -825,10 +828,10 @@ public sealed partial class SqliteConsentStore(string connectionString) : IConse
     {
         if (_writer is not null)
         {
+            await _checkpointer.DisposeAsync(); // a checkpoint still running finishes before the writer closes
             ReleasePrepared(_writer);
             await _writer.DisposeAsync();
         }
-        await _checkpointer.DisposeAsync();
         _writeGate.Dispose();
     }
 }
