@@ -32,12 +32,25 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
 
     private readonly SingleFlight _loads = new();
     /// <summary>
-    /// Keys written while Redis was unreachable: Redis may still hold what those writes replaced, so
-    /// they are deleted before this instance reads from Redis again.
+    /// Keys written while Redis was unreachable, with the version written: Redis may still hold what
+    /// those writes replaced, so they are deleted before this instance reads from Redis again, and in
+    /// the background as soon as Redis can be reached (another instance may read them before that).
     /// </summary>
-    private readonly ConcurrentDictionary<string, long> _unsynced = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Unsynced> _unsynced = new(StringComparer.Ordinal);
+    /// <summary><paramref name="Stamp"/> tells a key written again during a resync from the entry that resync deleted.</summary>
+    private sealed record Unsynced(long Version, long Stamp);
     private long _unsyncedStamp;
+    private int _resyncing;
+    private readonly CancellationTokenSource _disposed = new();
+    /// <summary>How often a resync that could not be done yet is tried again.</summary>
+    private static readonly TimeSpan ResyncRetry = TimeSpan.FromMilliseconds(200);
     private long _skipUntil;
+
+    /// <summary>
+    /// A key written while Redis was unreachable has been deleted from it, with the version written then:
+    /// the write's own invalidation may have reached nobody, so the first level announces it now.
+    /// </summary>
+    internal event Action<string, long>? Resynced;
 
     /// <summary>
     /// Client settings for a cache: short timeouts, no waiting for a connection (commands fail at
@@ -57,14 +70,16 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
     }
 
     public async Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class =>
-        (await GetOrLoadVersionedAsync(slot, load, ct)).Value;
+        (await GetOrLoadVersionedAsync(slot, load, long.MinValue, ct)).Value;
 
     /// <summary>
     /// The value and its version: the one stored beside it in Redis (a writer may have stored "absent"
     /// as of a version, see <see cref="IReadCache.SetAsync{T}"/>), else the slot's for a fresh load.
     /// The first level (<see cref="TwoLevelReadCache"/>) orders its own entries by it.
+    /// An entry older than <paramref name="heard"/>, a write the caller heard of, is what that write
+    /// replaced (it could not store its own value here): a miss, and the load replaces it.
     /// </summary>
-    internal async Task<Versioned<T>> GetOrLoadVersionedAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class
+    internal async Task<Versioned<T>> GetOrLoadVersionedAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, long heard, CancellationToken ct) where T : class
     {
         var db = await AvailableAsync();
         if (db is not null)
@@ -72,7 +87,7 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
             try
             {
                 var hit = await db.HashGetAsync(slot.Key, VersionAndData);
-                if (hit is [{ HasValue: true } version, { HasValue: true } data])
+                if (hit is [{ HasValue: true } version, { HasValue: true } data] && (long)version >= heard)
                 {
                     return new(Decode<T>(slot.Key, data), (long)version);
                 }
@@ -129,15 +144,51 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
     private static readonly MemoryCacheEntryOptions DecodedEntry = new() { Size = 1, SlidingExpiration = TimeSpan.FromMinutes(1) };
     private readonly MemoryCache _decoded = new(new MemoryCacheOptions { SizeLimit = 10_000 });
 
-    public void Dispose() => _decoded.Dispose();
+    public void Dispose()
+    {
+        _disposed.Cancel();
+        _decoded.Dispose();
+    }
 
     public async Task SetAsync<T>(CacheSlot<T> slot, T? value, CancellationToken ct, long? version = null) where T : class
     {
         _loads.Forget(slot.Key);
+        var stored = version ?? slot.Version(value);
         var db = await AvailableAsync();
-        if (db is null || !await TryStoreAsync(db, slot, value, version ?? slot.Version(value), writer: true))
+        if (db is null || !await TryStoreAsync(db, slot, value, stored, writer: true))
         {
-            _unsynced[slot.Key] = Interlocked.Increment(ref _unsyncedStamp);
+            _unsynced[slot.Key] = new(stored, Interlocked.Increment(ref _unsyncedStamp));
+            ResyncSoon();
+        }
+    }
+
+    /// <summary>Deletes the keys written while Redis was unreachable once it can be reached, retrying until then.</summary>
+    private void ResyncSoon()
+    {
+        if (Interlocked.Exchange(ref _resyncing, 1) == 0)
+        {
+            _ = Task.Run(ResyncLoopAsync);
+        }
+    }
+
+    private async Task ResyncLoopAsync()
+    {
+        try
+        {
+            while (!_unsynced.IsEmpty)
+            {
+                await Task.Delay(ResyncRetry, _disposed.Token);
+                await AvailableAsync();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return; // disposed
+        }
+        Volatile.Write(ref _resyncing, 0);
+        if (!_unsynced.IsEmpty)
+        {
+            ResyncSoon(); // a key written as the loop ended
         }
     }
 
@@ -156,8 +207,11 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
         }
     }
 
-    /// <summary>Deletes now, not at the next use, the keys written while Redis was unreachable (on a reconnect).</summary>
-    internal Task ResyncAsync() => AvailableAsync();
+    /// <summary>
+    /// Deletes now, not at the next use, the keys written while Redis was unreachable (on a reconnect).
+    /// False when that could not be done yet (still cooling down after a failure, or the delete failed).
+    /// </summary>
+    internal async Task<bool> ResyncAsync() => await AvailableAsync() is not null;
 
     /// <summary>The database when Redis can be used now, after deleting what went stale while it could not; else null.</summary>
     private async Task<IDatabase?> AvailableAsync()
@@ -184,6 +238,7 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
         foreach (var entry in stale)
         {
             _unsynced.TryRemove(entry); // unless written again meanwhile
+            Resynced?.Invoke(entry.Key, entry.Value.Version);
         }
         LogResynced(stale.Length);
         return db;

@@ -31,7 +31,9 @@ namespace ConsentService.Caching;
 /// <see cref="OutageTrust"/> only, and answers come from memory and the store. When the connection and
 /// the subscription are back, every first-level entry is dropped (once at once, and once more a moment
 /// later for messages published while the subscription was being restored): any of them may have been
-/// replaced on another instance during the gap.
+/// replaced on another instance during the gap. A write this instance could not store in Redis (it was
+/// cut off while others were not, or a command failed) is deleted there and announced again once Redis
+/// can be reached: its own message may have reached nobody, and the others still listen.
 /// </para>
 /// </summary>
 public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
@@ -45,6 +47,8 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
     /// <summary>How long a first-level entry is served while invalidations cannot arrive (Redis unreachable).</summary>
     public static readonly TimeSpan OutageTrust = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ResubscribeSettle = TimeSpan.FromSeconds(1);
+    /// <summary>How often an instance that does not listen tries again to.</summary>
+    private static readonly TimeSpan RestoreRetry = TimeSpan.FromMilliseconds(100);
 
     /// <summary>A value (or a marker: <paramref name="Invalidated"/>) with its version and when it was stored (a <see cref="_clock"/> tick).</summary>
     private sealed record Entry(object? Value, long Version, long Stamp, long StoredAtMs, bool Invalidated);
@@ -66,10 +70,13 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
     private long _clearedAt;
     /// <summary>Subscribed and connected: invalidations arrive, entries are trusted until replaced.</summary>
     private volatile bool _listening;
-    private int _subscribing;
+    /// <summary>1 while <see cref="RestoreAsync"/> runs.</summary>
     private int _restoring;
-    private volatile bool _subscribed;
-    private long _nextRestoreMs;
+    private bool _subscribed;
+    private bool _listenedBefore;
+    /// <summary>Connection failures seen: one during an attempt to listen fails the attempt.</summary>
+    private long _failures;
+    private readonly CancellationTokenSource _disposed = new();
 
     public TwoLevelReadCache(RedisReadCache shared, IConnectionMultiplexer redis, ILogger<TwoLevelReadCache> log)
     {
@@ -77,8 +84,8 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
         _subscriber = redis.GetSubscriber();
         _onMessage = OnMessage;
         redis.ConnectionFailed += OnConnectionFailed;
-        redis.ConnectionRestored += OnConnectionRestored;
-        StartSubscribing();
+        shared.Resynced += Publish;
+        StartRestoring();
     }
 
     /// <summary>Subscribed and connected: another instance's write reaches this one's memory.</summary>
@@ -95,7 +102,7 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
         _loads.RunAsync(slot.Key, async () =>
         {
             var started = Interlocked.Increment(ref _clock);
-            var loaded = await _shared.GetOrLoadVersionedAsync(slot, load, CancellationToken.None);
+            var loaded = await _shared.GetOrLoadVersionedAsync(slot, load, HeardVersion(slot.Key), CancellationToken.None);
             if (loaded.Value is not null || slot.KeepAbsent)
             {
                 Fill(slot.Key, loaded.Value, loaded.Version, started);
@@ -152,6 +159,10 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
         }
     }
 
+    /// <summary>The version of the last write another instance announced for <paramref name="key"/>, while its marker lives.</summary>
+    private long HeardVersion(string key) =>
+        _memory.TryGetValue(key, out Entry? current) && current is { Invalidated: true } ? current.Version : long.MinValue;
+
     /// <summary>Another instance stored <paramref name="version"/> of <paramref name="key"/>: drop anything not newer.</summary>
     private void Invalidate(string key, long version)
     {
@@ -175,15 +186,8 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
         }
     }
 
-    private bool Trusted(Entry hit)
-    {
-        if (_listening)
-        {
-            return true;
-        }
-        TryRestore();
-        return hit.Stamp > Volatile.Read(ref _clearedAt) && Environment.TickCount64 - hit.StoredAtMs < OutageTrust.TotalMilliseconds;
-    }
+    private bool Trusted(Entry hit) =>
+        _listening || (hit.Stamp > Volatile.Read(ref _clearedAt) && Environment.TickCount64 - hit.StoredAtMs < OutageTrust.TotalMilliseconds);
 
     /// <summary>Message: "{instance} {version} {key}" (keys contain no space: site ids, hashes, base64url).</summary>
     private void Publish(string key, long version)
@@ -216,98 +220,99 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
 
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
+        Interlocked.Increment(ref _failures);
         if (_listening)
         {
             _listening = false;
             LogNotListening(e.ConnectionType.ToString());
         }
+        StartRestoring();
     }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => TryRestore(force: true);
+    private void StartRestoring()
+    {
+        if (Interlocked.Exchange(ref _restoring, 1) == 0)
+        {
+            _ = Task.Run(RestoreAsync);
+        }
+    }
 
     /// <summary>
-    /// At most every 100 ms (it is called from the request path while Redis is away). After a reconnect
-    /// the client subscribes again by itself, a moment later: what was published meanwhile was not
-    /// heard, hence a second clear. The first subscription needs none: it is confirmed before this runs.
+    /// In the background until this instance listens again, trying every <see cref="RestoreRetry"/>: no
+    /// request has to come for it. After a reconnect the client subscribes again by itself, a moment
+    /// later: what was published meanwhile was not heard, hence a second clear. The first subscription
+    /// needs none: it is confirmed before the first clear.
     /// </summary>
-    private void TryRestore(bool force = false, bool first = false)
+    private async Task RestoreAsync()
     {
-        var now = Environment.TickCount64;
-        if (_listening || (!force && now < Volatile.Read(ref _nextRestoreMs)))
+        try
         {
-            return;
+            while (!await TryListenAsync())
+            {
+                await Task.Delay(RestoreRetry, _disposed.Token);
+            }
+            if (_listenedBefore)
+            {
+                await Task.Delay(ResubscribeSettle, _disposed.Token);
+                Clear();
+            }
+            _listenedBefore = true;
         }
-        Volatile.Write(ref _nextRestoreMs, now + 100);
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            return; // shutting down
+        }
+        Volatile.Write(ref _restoring, 0);
+        if (!_listening)
+        {
+            StartRestoring(); // the connection failed again meanwhile
+        }
+    }
+
+    /// <summary>
+    /// Connected and subscribed (once: the client subscribes again by itself after every reconnect), and
+    /// what this instance wrote while it could not reach Redis deleted there (another instance reading
+    /// Redis would find what those writes replaced): then every first-level entry is dropped, and it listens.
+    /// </summary>
+    private async Task<bool> TryListenAsync()
+    {
+        var failures = Interlocked.Read(ref _failures);
         if (!_redis.IsConnected)
         {
-            return;
+            return false;
         }
         if (!_subscribed)
         {
-            StartSubscribing();
-            return;
-        }
-        if (!_subscriber.IsConnected(Channel))
-        {
-            return;
-        }
-        if (Interlocked.Exchange(ref _restoring, 1) == 1)
-        {
-            return;
-        }
-        _ = Task.Run(async () =>
-        {
             try
             {
-                // First delete from Redis what this instance wrote while it could not reach it (another
-                // instance reading Redis now would find what those writes replaced), then listen.
-                await _shared.ResyncAsync();
-                Clear();
-                _listening = true;
-                LogListening();
-                if (!first)
-                {
-                    await Task.Delay(ResubscribeSettle);
-                    Clear();
-                }
-            }
-            finally
-            {
-                Volatile.Write(ref _restoring, 0);
-            }
-        });
-    }
-
-    private void StartSubscribing()
-    {
-        if (Interlocked.Exchange(ref _subscribing, 1) == 1)
-        {
-            return;
-        }
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                // Once: the client subscribes again by itself after every reconnect.
                 await _subscriber.SubscribeAsync(Channel, _onMessage);
                 _subscribed = true;
-                TryRestore(force: true, first: true);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
-                Volatile.Write(ref _subscribing, 0); // the next request tries again
+                return false;
             }
-            catch (ObjectDisposedException)
-            {
-                // shutting down
-            }
-        });
+        }
+        if (!_subscriber.IsConnected(Channel) || !await _shared.ResyncAsync())
+        {
+            return false;
+        }
+        Clear();
+        _listening = true;
+        if (Interlocked.Read(ref _failures) != failures)
+        {
+            _listening = false; // the connection failed while this ran
+            return false;
+        }
+        LogListening();
+        return true;
     }
 
     public void Dispose()
     {
         _redis.ConnectionFailed -= OnConnectionFailed;
-        _redis.ConnectionRestored -= OnConnectionRestored;
+        _shared.Resynced -= Publish;
+        _disposed.Cancel();
         try
         {
             _subscriber.Unsubscribe(Channel, _onMessage, CommandFlags.FireAndForget);

@@ -296,6 +296,76 @@ public sealed class RedisCacheApiTests
         Assert.False(await AnalyticsGrantedAsync(first, site, subject));
     }
 
+    [SkippableFact]
+    public async Task A_write_one_instance_could_not_store_in_redis_is_deleted_there_and_announced_once_it_can_so_no_instance_keeps_what_it_replaced()
+    {
+        Skip.If(RedisServer.Shared is null, RedisServer.SkipReason);
+        await using var partition = PartitionProxy.Start(RedisServer.Shared!);
+        using var cutOff = App(partition.Address); // the service's own short timeouts: a command into the partition fails in 0.5 s
+        using var other = App(RedisServer.Shared!, cutOff);
+        var site = await cutOff.CreateSiteAsync();
+        await HearsInvalidationsAsync(cutOff);
+        await HearsInvalidationsAsync(other);
+        var subject = NewSubjectId();
+        await cutOff.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
+        await EventuallyAsync(() => AnalyticsGrantedAsync(other, site, subject)); // "granted": in the other's memory and in Redis
+        var key = await CacheKeyAsync(cutOff, site.Id, subject);
+
+        partition.Cut(); // the first instance still believes it is connected
+        await cutOff.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "withdraw" });
+        Assert.False(await AnalyticsGrantedAsync(cutOff, site, subject));
+        Assert.True(await AnalyticsGrantedAsync(other, site, subject)); // the write's message was lost with its store in Redis
+
+        partition.Heal();
+        await HearsInvalidationsAsync(cutOff); // listening again only once the key is deleted
+        await using var direct = await ConnectionMultiplexer.ConnectAsync(RedisServer.Shared!);
+        var cached = (string?)await direct.GetDatabase().HashGetAsync(key, "d");
+        Assert.True(cached is null || JsonNode.Parse(cached)!["method"]!.GetValue<string>() == "withdraw", $"Redis still holds {cached}");
+        await EventuallyAsync(async () => !await AnalyticsGrantedAsync(other, site, subject)); // announced: the other drops "granted"
+        using var third = App(RedisServer.Shared!, cutOff); // nothing in memory: Redis, then the store
+        Assert.False(await AnalyticsGrantedAsync(third, site, subject));
+    }
+
+    [SkippableFact]
+    public async Task A_write_redis_refused_is_not_read_back_by_an_instance_that_heard_of_it_and_is_deleted_from_redis_without_more_requests()
+    {
+        Skip.IfNot(RedisServer.IsInstalled, "redis-server is not installed; ./test.sh installs it.");
+        await using var redis = await RedisServer.StartAsync(); // its own: the test makes it refuse writes
+        using var first = App(redis.Address);
+        using var second = App(redis.Address, first);
+        var site = await first.CreateSiteAsync();
+        await HearsInvalidationsAsync(first);
+        await HearsInvalidationsAsync(second);
+        var subject = NewSubjectId();
+        await first.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
+        await EventuallyAsync(() => AnalyticsGrantedAsync(second, site, subject)); // "granted": in the second's memory and in Redis
+        var key = await CacheKeyAsync(first, site.Id, subject);
+        await using var admin = await ConnectionMultiplexer.ConnectAsync($"{redis.Address},allowAdmin=true");
+        var server = admin.GetServer(redis.Address);
+        await server.ConfigSetAsync("maxmemory-policy", "noeviction");
+        await server.ConfigSetAsync("maxmemory", "1"); // every write command now fails: OOM; reads, deletes and messages go through
+
+        await first.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "withdraw" });
+        Assert.False(await AnalyticsGrantedAsync(first, site, subject));
+        // The second hears of the write, finds in Redis the older value it replaced, and reads the store instead.
+        var heard = Stopwatch.StartNew();
+        while (await AnalyticsGrantedAsync(second, site, subject))
+        {
+            Assert.True(heard.Elapsed < TimeSpan.FromSeconds(1), "The second instance answered with what the write replaced");
+            await Task.Delay(5);
+        }
+        // No request reaches the first instance from here: it deletes the key by itself once its cool-down ends.
+        var deadline = Stopwatch.StartNew();
+        while ((string?)await admin.GetDatabase().HashGetAsync(key, "d") is { } cached && JsonNode.Parse(cached)!["method"]!.GetValue<string>() != "withdraw")
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(5), "Redis kept what the refused write replaced");
+            await Task.Delay(50);
+        }
+        await server.ConfigSetAsync("maxmemory", "0");
+        using var third = App(redis.Address, first); // nothing in memory, heard nothing: Redis, then the store
+        Assert.False(await AnalyticsGrantedAsync(third, site, subject));
+    }
+
     [Fact]
     public async Task Redis_unreachable_from_the_start_leaves_the_service_working_and_degraded()
     {
