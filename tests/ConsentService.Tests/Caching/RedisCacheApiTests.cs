@@ -153,6 +153,30 @@ public sealed class RedisCacheApiTests
         Assert.True((await ReadJsonAsync(await checker.GetAsync(CheckPath(site.Id, subject))))["needsReconsent"]!.GetValue<bool>());
     }
 
+    /// <summary>
+    /// Once both instances hear invalidations: a subject who accepted everything through the first, which
+    /// the second then holds as "granted" in its memory (and Redis in its entry).
+    /// </summary>
+    private static async Task<string> GrantedOnBothAsync(ConsentApiFactory first, ConsentApiFactory second, TestSite site)
+    {
+        await HearsInvalidationsAsync(first);
+        await HearsInvalidationsAsync(second);
+        var subject = NewSubjectId();
+        await first.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
+        await EventuallyAsync(() => AnalyticsGrantedAsync(second, site, subject));
+        return subject;
+    }
+
+    private static async Task WithdrawnWithinAsync(ConsentApiFactory app, TestSite site, string subject, TimeSpan bound, string failure)
+    {
+        var since = Stopwatch.StartNew();
+        while (await AnalyticsGrantedAsync(app, site, subject))
+        {
+            Assert.True(since.Elapsed < bound, failure);
+            await Task.Delay(10);
+        }
+    }
+
     /// <summary>Until the instance has subscribed to invalidations (its readiness says so).</summary>
     internal static async Task HearsInvalidationsAsync(ConsentApiFactory app)
     {
@@ -262,22 +286,13 @@ public sealed class RedisCacheApiTests
         using var first = App(address);
         using var second = App(address, first);
         var site = await first.CreateSiteAsync();
-        await HearsInvalidationsAsync(first);
-        await HearsInvalidationsAsync(second);
-        var subject = NewSubjectId();
-        await first.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
-        await EventuallyAsync(() => AnalyticsGrantedAsync(second, site, subject)); // "granted": in the second's memory and in Redis
+        var subject = await GrantedOnBothAsync(first, second, site);
 
         await redis.StopAsync(); // SHUTDOWN SAVE: "granted" is in the dump file
         await first.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "withdraw" });
         Assert.False(await AnalyticsGrantedAsync(first, site, subject));
         // No invalidation can reach the second instance: its memory is trusted for a second only, then it reads the store.
-        var outage = Stopwatch.StartNew();
-        while (await AnalyticsGrantedAsync(second, site, subject))
-        {
-            Assert.True(outage.Elapsed < TimeSpan.FromSeconds(3), "The second instance kept answering from memory during the outage");
-            await Task.Delay(20);
-        }
+        await WithdrawnWithinAsync(second, site, subject, TimeSpan.FromSeconds(3), "The second instance kept answering from memory during the outage");
 
         await redis.StartAsync(default); // back with the stale "granted" entry
         var deadline = Stopwatch.StartNew();
@@ -304,11 +319,7 @@ public sealed class RedisCacheApiTests
         using var cutOff = App(partition.Address); // the service's own short timeouts: a command into the partition fails in 0.5 s
         using var other = App(RedisServer.Shared!, cutOff);
         var site = await cutOff.CreateSiteAsync();
-        await HearsInvalidationsAsync(cutOff);
-        await HearsInvalidationsAsync(other);
-        var subject = NewSubjectId();
-        await cutOff.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
-        await EventuallyAsync(() => AnalyticsGrantedAsync(other, site, subject)); // "granted": in the other's memory and in Redis
+        var subject = await GrantedOnBothAsync(cutOff, other, site);
         var key = await CacheKeyAsync(cutOff, site.Id, subject);
 
         partition.Cut(); // the first instance still believes it is connected
@@ -334,11 +345,7 @@ public sealed class RedisCacheApiTests
         using var first = App(redis.Address);
         using var second = App(redis.Address, first);
         var site = await first.CreateSiteAsync();
-        await HearsInvalidationsAsync(first);
-        await HearsInvalidationsAsync(second);
-        var subject = NewSubjectId();
-        await first.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "accept_all" });
-        await EventuallyAsync(() => AnalyticsGrantedAsync(second, site, subject)); // "granted": in the second's memory and in Redis
+        var subject = await GrantedOnBothAsync(first, second, site);
         var key = await CacheKeyAsync(first, site.Id, subject);
         await using var admin = await ConnectionMultiplexer.ConnectAsync($"{redis.Address},allowAdmin=true");
         var server = admin.GetServer(redis.Address);
@@ -348,12 +355,7 @@ public sealed class RedisCacheApiTests
         await first.RecordAsync(site.Id, new { subjectId = subject, policyVersion = 1, method = "withdraw" });
         Assert.False(await AnalyticsGrantedAsync(first, site, subject));
         // The second hears of the write, finds in Redis the older value it replaced, and reads the store instead.
-        var heard = Stopwatch.StartNew();
-        while (await AnalyticsGrantedAsync(second, site, subject))
-        {
-            Assert.True(heard.Elapsed < TimeSpan.FromSeconds(1), "The second instance answered with what the write replaced");
-            await Task.Delay(5);
-        }
+        await WithdrawnWithinAsync(second, site, subject, TimeSpan.FromSeconds(1), "The second instance answered with what the write replaced");
         // No request reaches the first instance from here: it deletes the key by itself once its cool-down ends.
         var deadline = Stopwatch.StartNew();
         while ((string?)await admin.GetDatabase().HashGetAsync(key, "d") is { } cached && JsonNode.Parse(cached)!["method"]!.GetValue<string>() != "withdraw")
