@@ -11,7 +11,7 @@ namespace ConsentService.Caching;
 /// while it is unreachable (disconnected, or a command just failed) requests go straight to the
 /// store without waiting on a timeout, and the cache comes back by itself when Redis does.
 /// </summary>
-public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger<RedisReadCache> log) : IReadCache, IDisposable
+public sealed partial class RedisReadCache : IReadCache, IDisposable
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromMinutes(10);
     /// <summary>After a failed command, how long requests skip Redis before trying it again.</summary>
@@ -40,11 +40,18 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
     /// <summary><paramref name="Stamp"/> tells a key written again during a resync from the entry that resync deleted.</summary>
     private sealed record Unsynced(long Version, long Stamp);
     private long _unsyncedStamp;
-    private int _resyncing;
+    /// <summary>Deletes the keys written while Redis was unreachable once it can be reached, without waiting for a read.</summary>
+    private readonly BackgroundRetry _resync;
     private readonly CancellationTokenSource _disposed = new();
-    /// <summary>How often a resync that could not be done yet is tried again.</summary>
-    private static readonly TimeSpan ResyncRetry = TimeSpan.FromMilliseconds(200);
+    private readonly IConnectionMultiplexer _redis;
+    private readonly ILogger<RedisReadCache> _log;
     private long _skipUntil;
+
+    public RedisReadCache(IConnectionMultiplexer redis, ILogger<RedisReadCache> log)
+    {
+        (_redis, _log) = (redis, log);
+        _resync = new(ResyncAsync, () => !_unsynced.IsEmpty, TimeSpan.FromMilliseconds(200), _disposed.Token);
+    }
 
     /// <summary>
     /// A key written while Redis was unreachable has been deleted from it, with the version written then:
@@ -158,37 +165,7 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
         if (db is null || !await TryStoreAsync(db, slot, value, stored, writer: true))
         {
             _unsynced[slot.Key] = new(stored, Interlocked.Increment(ref _unsyncedStamp));
-            ResyncSoon();
-        }
-    }
-
-    /// <summary>Deletes the keys written while Redis was unreachable once it can be reached, retrying until then.</summary>
-    private void ResyncSoon()
-    {
-        if (Interlocked.Exchange(ref _resyncing, 1) == 0)
-        {
-            _ = Task.Run(ResyncLoopAsync);
-        }
-    }
-
-    private async Task ResyncLoopAsync()
-    {
-        try
-        {
-            while (!_unsynced.IsEmpty)
-            {
-                await Task.Delay(ResyncRetry, _disposed.Token);
-                await AvailableAsync();
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            return; // disposed
-        }
-        Volatile.Write(ref _resyncing, 0);
-        if (!_unsynced.IsEmpty)
-        {
-            ResyncSoon(); // a key written as the loop ended
+            _resync.Start();
         }
     }
 
@@ -216,11 +193,11 @@ public sealed partial class RedisReadCache(IConnectionMultiplexer redis, ILogger
     /// <summary>The database when Redis can be used now, after deleting what went stale while it could not; else null.</summary>
     private async Task<IDatabase?> AvailableAsync()
     {
-        if (!redis.IsConnected || Environment.TickCount64 < Volatile.Read(ref _skipUntil))
+        if (!_redis.IsConnected || Environment.TickCount64 < Volatile.Read(ref _skipUntil))
         {
             return null;
         }
-        var db = redis.GetDatabase();
+        var db = _redis.GetDatabase();
         if (_unsynced.IsEmpty)
         {
             return db;

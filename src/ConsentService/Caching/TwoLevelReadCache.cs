@@ -70,8 +70,8 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
     private long _clearedAt;
     /// <summary>Subscribed and connected: invalidations arrive, entries are trusted until replaced.</summary>
     private volatile bool _listening;
-    /// <summary>1 while <see cref="RestoreAsync"/> runs.</summary>
-    private int _restoring;
+    /// <summary>Until this instance listens again (<see cref="TryListenAsync"/>), every <see cref="RestoreRetry"/>.</summary>
+    private readonly BackgroundRetry _restore;
     private bool _subscribed;
     private bool _listenedBefore;
     /// <summary>Connection failures seen: one during an attempt to listen fails the attempt.</summary>
@@ -85,7 +85,8 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
         _onMessage = OnMessage;
         redis.ConnectionFailed += OnConnectionFailed;
         shared.Resynced += Publish;
-        StartRestoring();
+        _restore = new(TryListenAsync, () => !_listening, RestoreRetry, _disposed.Token);
+        _restore.Start();
     }
 
     /// <summary>Subscribed and connected: another instance's write reaches this one's memory.</summary>
@@ -226,53 +227,15 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
             _listening = false;
             LogNotListening(e.ConnectionType.ToString());
         }
-        StartRestoring();
-    }
-
-    private void StartRestoring()
-    {
-        if (Interlocked.Exchange(ref _restoring, 1) == 0)
-        {
-            _ = Task.Run(RestoreAsync);
-        }
-    }
-
-    /// <summary>
-    /// In the background until this instance listens again, trying every <see cref="RestoreRetry"/>: no
-    /// request has to come for it. After a reconnect the client subscribes again by itself, a moment
-    /// later: what was published meanwhile was not heard, hence a second clear. The first subscription
-    /// needs none: it is confirmed before the first clear.
-    /// </summary>
-    private async Task RestoreAsync()
-    {
-        try
-        {
-            while (!await TryListenAsync())
-            {
-                await Task.Delay(RestoreRetry, _disposed.Token);
-            }
-            if (_listenedBefore)
-            {
-                await Task.Delay(ResubscribeSettle, _disposed.Token);
-                Clear();
-            }
-            _listenedBefore = true;
-        }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-        {
-            return; // shutting down
-        }
-        Volatile.Write(ref _restoring, 0);
-        if (!_listening)
-        {
-            StartRestoring(); // the connection failed again meanwhile
-        }
+        _restore.Start();
     }
 
     /// <summary>
     /// Connected and subscribed (once: the client subscribes again by itself after every reconnect), and
     /// what this instance wrote while it could not reach Redis deleted there (another instance reading
     /// Redis would find what those writes replaced): then every first-level entry is dropped, and it listens.
+    /// After a reconnect the client subscribes again by itself, a moment later: what was published meanwhile
+    /// was not heard, hence a second clear. The first subscription needs none: it is confirmed before the first.
     /// </summary>
     private async Task<bool> TryListenAsync()
     {
@@ -305,6 +268,12 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
             return false;
         }
         LogListening();
+        if (_listenedBefore)
+        {
+            await Task.Delay(ResubscribeSettle, _disposed.Token);
+            Clear();
+        }
+        _listenedBefore = true;
         return true;
     }
 
