@@ -51,7 +51,7 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
     private static readonly TimeSpan RestoreRetry = TimeSpan.FromMilliseconds(100);
 
     /// <summary>A value (or a marker: <paramref name="Invalidated"/>) with its version and when it was stored (a <see cref="_clock"/> tick).</summary>
-    private sealed record Entry(object? Value, long Version, long Stamp, long StoredAtMs, bool Invalidated);
+    private sealed record Entry(object? Value, long Version, long Stamp, long StoredAtMs, bool Invalidated) : HeldValue(Value);
 
     private readonly RedisReadCache _shared;
     private readonly IConnectionMultiplexer _redis;
@@ -95,7 +95,7 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
     /// <summary>A hit in memory returns at once; only a miss pays for the load's closure and state machine.</summary>
     public Task<T?> GetOrLoadAsync<T>(CacheSlot<T> slot, Func<CancellationToken, Task<T?>> load, CancellationToken ct) where T : class =>
         _memory.TryGetValue(slot.Key, out Entry? hit) && hit is { Invalidated: false } && Trusted(hit)
-            ? Task.FromResult((T?)hit.Value)
+            ? hit.Answer<T>()
             : LoadAsync(slot, load, ct);
 
     /// <summary>Apart from <see cref="GetOrLoadAsync{T}"/>: a lambda's captured parameters are allocated where the method starts.</summary>

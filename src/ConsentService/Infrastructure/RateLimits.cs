@@ -22,6 +22,7 @@ public sealed class RateLimit
     /// <summary>
     /// Refilled in small steps (about 60 per window) rather than all at once at the window's end,
     /// so a client that used its burst gets a trickle back instead of waiting the whole window.
+    /// Not replenished by a timer of its own: the partitioned limiter holding it refills its buckets.
     /// </summary>
     public TokenBucketRateLimiterOptions Bucket()
     {
@@ -32,7 +33,7 @@ public sealed class RateLimit
             TokensPerPeriod = tokensPerPeriod,
             ReplenishmentPeriod = Window * tokensPerPeriod / PermitLimit,
             QueueLimit = 0,
-            AutoReplenishment = true,
+            AutoReplenishment = false,
         };
     }
 }
@@ -83,11 +84,20 @@ public sealed class RateLimitOptionsValidator : IValidateOptions<RateLimitOption
 /// <summary>
 /// ASP.NET Core's rate limiter, one global limiter that sorts each request by its endpoint: anonymous
 /// requests are counted per site and client address (and per address overall), requests with a key per
-/// key (by its SHA-256, never the key itself), health probes not at all. A refused request never
-/// reaches an endpoint, so it writes nothing.
+/// key (by its id, never the key itself), health probes not at all (their endpoints disable the
+/// limiter). A refused request never reaches an endpoint, so it writes nothing.
 /// </summary>
 public static class RateLimits
 {
+    /// <summary>What a bucket counts.</summary>
+    private enum Counted { PublicReads, PublicWrites, PerClient, Checks, Keys }
+
+    /// <summary>
+    /// A bucket's name: what it counts and whose: a key's id ("operator" for the operator key), or a site
+    /// and a client's network. A value, so sorting a request allocates no string (this runs on every request).
+    /// </summary>
+    private readonly record struct Bucket(Counted Counted, string? Owner, IPAddress? Client);
+
     public static WebApplicationBuilder AddConsentRateLimits(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateOnStart();
@@ -97,37 +107,44 @@ public static class RateLimits
         {
             var config = limits.Value;
             if (!config.Enabled) return;
+            // Made once: a partition's factory runs only when its bucket is new.
+            var buckets = new Dictionary<Counted, TokenBucketRateLimiterOptions>
+            {
+                [Counted.PublicReads] = config.PublicReads.Bucket(),
+                [Counted.PublicWrites] = config.PublicWrites.Bucket(),
+                [Counted.PerClient] = config.PerClient.Bucket(),
+                [Counted.Checks] = config.Checks.Bucket(),
+                [Counted.Keys] = config.Keys.Bucket(),
+            };
+            Func<Bucket, RateLimiter> create = bucket => new TokenBucketRateLimiter(buckets[bucket.Counted]);
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             o.GlobalLimiter = PartitionedRateLimiter.CreateChained(
-                PartitionedRateLimiter.Create<HttpContext, string>(context => ByRequest(context, config)),
-                PartitionedRateLimiter.Create<HttpContext, string>(context => ByClient(context, config)));
+                PartitionedRateLimiter.Create<HttpContext, Bucket>(context => RateLimitPartition.Get(ByRequest(context), create)),
+                PartitionedRateLimiter.Create<HttpContext, Bucket>(context => ByClient(context) is { } bucket
+                    ? RateLimitPartition.Get(bucket, create)
+                    : RateLimitPartition.GetNoLimiter(default(Bucket))));
             o.OnRejected = Reject;
         });
         return builder;
     }
 
-    private static RateLimitPartition<string> ByRequest(HttpContext context, RateLimitOptions config)
+    private static Bucket ByRequest(HttpContext context)
     {
-        if (IsExempt(context)) return RateLimitPartition.GetNoLimiter("exempt");
         if (ValidKey(context) is { } presented)
         {
-            // The key's id (or "operator") names the bucket: never the key itself, and no hash of it computed on
-            // every request. A check key spends its own, larger budget on checks.
+            // The key's id (or "operator") names the bucket: never the key itself. A check key spends its own,
+            // larger budget on checks.
+            var owner = presented.Operator ? "operator" : presented.Key?.Id;
             var checks = context.GetEndpoint()?.Metadata.GetMetadata<SecuredEndpoint>() is { Role: Sites.SiteRole.Check };
-            return checks
-                ? RateLimitPartition.GetTokenBucketLimiter(presented.CheckPartition, _ => config.Checks.Bucket())
-                : RateLimitPartition.GetTokenBucketLimiter(presented.KeyPartition, _ => config.Keys.Bucket());
+            return new Bucket(checks ? Counted.Checks : Counted.Keys, owner, null);
         }
         var site = context.Request.RouteValues["siteId"] as string ?? "";
-        var writes = HttpMethods.IsPost(context.Request.Method);
-        var anonymous = writes ? config.PublicWrites : config.PublicReads;
-        return RateLimitPartition.GetTokenBucketLimiter($"{(writes ? "write" : "read")}:{site}:{ClientAddress(context)}", _ => anonymous.Bucket());
+        return new Bucket(HttpMethods.IsPost(context.Request.Method) ? Counted.PublicWrites : Counted.PublicReads, site, ClientNetwork(context));
     }
 
-    private static RateLimitPartition<string> ByClient(HttpContext context, RateLimitOptions config) =>
-        IsExempt(context) || ValidKey(context) is not null
-            ? RateLimitPartition.GetNoLimiter("exempt")
-            : RateLimitPartition.GetTokenBucketLimiter($"client:{ClientAddress(context)}", _ => config.PerClient.Bucket());
+    /// <summary>Every anonymous request of one client, whatever the site; none for a key (counted by <see cref="ByRequest"/>).</summary>
+    private static Bucket? ByClient(HttpContext context) =>
+        ValidKey(context) is null ? new Bucket(Counted.PerClient, null, ClientNetwork(context)) : null;
 
     /// <summary>
     /// The bearer token when it is a live key or the operator key (resolved by
@@ -137,24 +154,30 @@ public static class RateLimits
     private static PresentedKey? ValidKey(HttpContext context) =>
         context.Features.Get<PresentedKey>() is { IsValid: true } presented ? presented : null;
 
-    /// <summary>Probes of the orchestrator must never be refused.</summary>
-    private static bool IsExempt(HttpContext context) => context.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal);
-
     /// <summary>
-    /// The client's address as the limit's key (kept in memory only while its bucket refills; never stored).
-    /// IPv6 by /64: one subscriber holds a whole /64, so counting full addresses would give them 2^64 buckets.
-    /// Behind a proxy, enable forwarded headers so this is the visitor, not the proxy.
+    /// The client's network as the limit's key (kept in memory only while its bucket refills; never stored):
+    /// an IPv4 address whole, IPv6 by /64: one subscriber holds a whole /64, so counting full addresses would
+    /// give them 2^64 buckets. Behind a proxy, enable forwarded headers so this is the visitor, not the proxy.
     /// </summary>
-    public static string ClientAddress(HttpContext context)
+    private static IPAddress? ClientNetwork(HttpContext context)
     {
         var ip = context.Connection.RemoteIpAddress;
-        if (ip is null) return "unknown";
-        if (ip.IsIPv4MappedToIPv6) ip = ip.MapToIPv4();
-        if (ip.AddressFamily != AddressFamily.InterNetworkV6) return ip.ToString();
-        var bytes = ip.GetAddressBytes();
-        Array.Clear(bytes, 8, 8);
-        return new IPAddress(bytes) + "/64";
+        if (ip is null) return null;
+        if (ip.IsIPv4MappedToIPv6) return ip.MapToIPv4();
+        if (ip.AddressFamily != AddressFamily.InterNetworkV6) return ip;
+        Span<byte> bytes = stackalloc byte[16];
+        ip.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes);
     }
+
+    /// <summary><see cref="ClientNetwork"/> as text, e.g. <c>203.0.113.7</c> or <c>2001:db8:1:2::/64</c>.</summary>
+    public static string ClientAddress(HttpContext context) => ClientNetwork(context) switch
+    {
+        null => "unknown",
+        { AddressFamily: AddressFamily.InterNetworkV6 } network => network + "/64",
+        var network => network.ToString(),
+    };
 
     private static async ValueTask Reject(OnRejectedContext rejected, CancellationToken ct)
     {

@@ -54,8 +54,8 @@ public static class SecurityHeaders
         return next(context);
     });
 
-    /// <summary>The JSON the service mostly answers with is told apart without parsing the header.</summary>
+    /// <summary>What the service mostly answers with (JSON, consent.js, CSV) is told apart without parsing the header.</summary>
     private static bool IsHtml(string? type) =>
-        type is { Length: > 0 } && !type.StartsWith("application/", StringComparison.OrdinalIgnoreCase)
+        type is { Length: > 0 } && type.Contains("html", StringComparison.OrdinalIgnoreCase)
         && MediaTypeHeaderValue.TryParse(type, out var media) && media.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase);
 }

@@ -206,12 +206,6 @@ public static class SiteAuthorization
 public sealed record PresentedKey(string Token, ApiKey? Key, bool Operator)
 {
     public bool IsValid => Operator || Key is not null;
-
-    /// <summary>The rate limiter's bucket for this key's checks: by key id, built at most once per request.</summary>
-    public string CheckPartition => field ??= "check:" + (Operator ? "operator" : Key?.Id);
-
-    /// <summary>The rate limiter's bucket for this key's other requests.</summary>
-    public string KeyPartition => field ??= "key:" + (Operator ? "operator" : Key?.Id);
 }
 
 /// <summary>Marks an endpoint as needing a bearer key: the operator key when <see cref="Role"/> is null.</summary>

@@ -127,6 +127,27 @@ public sealed class RateLimitTests(RateLimitedApiFactory api) : IClassFixture<Ra
     }
 
     [Fact]
+    public async Task Reads_and_writes_of_one_site_and_address_are_counted_apart_and_one_ipv6_64_is_one_client()
+    {
+        var site = await Factory.CreateSiteAsync();
+        var n = Interlocked.Increment(ref _address);
+        using var first = ClientAt($"2001:db8:{n:x}:1::1");
+        for (var i = 0; i < RateLimitedApiFactory.Writes; i++)
+        {
+            Assert.Equal(HttpStatusCode.Created, (await first.PostConsentAsync(site.Id, Decision)).StatusCode);
+        }
+        await AssertRateLimitedAsync(await first.PostConsentAsync(site.Id, Decision));
+        // The writes' bucket is spent; the reads' of the same site and address is not.
+        Assert.Equal(HttpStatusCode.OK, (await first.GetAsync($"/v1/sites/{site.Id}/consent.js")).StatusCode);
+        // Another address of the same /64 is the same client: its writes share the spent bucket.
+        using var sameNetwork = ClientAt($"2001:db8:{n:x}:1:ffff::2");
+        await AssertRateLimitedAsync(await sameNetwork.PostConsentAsync(site.Id, Decision));
+        using var otherNetwork = ClientAt($"2001:db8:{n:x}:2::1");
+        Assert.Equal(HttpStatusCode.Created, (await otherNetwork.PostConsentAsync(site.Id, Decision)).StatusCode);
+        Assert.Equal(RateLimitedApiFactory.Writes + 1, await Factory.CountRowsAsync("consents", site.Id));
+    }
+
+    [Fact]
     public async Task One_address_cannot_dodge_the_limit_with_a_new_site_id_per_request()
     {
         using var client = ClientAt(NewAddress());
