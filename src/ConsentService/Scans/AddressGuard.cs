@@ -12,7 +12,7 @@ namespace ConsentService.Scans;
 /// </summary>
 public sealed class AddressGuard(IOptions<ScanOptions> options)
 {
-    private readonly ConcurrentDictionary<string, Task<string?>> _verdicts = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, Task<HostVerdict>> _verdicts = new(StringComparer.OrdinalIgnoreCase);
     private readonly IReadOnlyList<IPNetwork> _allowed = [.. options.Value.AllowedPrivateNetworks.Select(IPNetwork.Parse)];
 
     /// <summary>Null when the browser may fetch <paramref name="url"/>, else why not.</summary>
@@ -20,11 +20,17 @@ public sealed class AddressGuard(IOptions<ScanOptions> options)
     {
         if (url.Scheme is "data" or "blob" or "about") return null; // never leaves the browser
         if (url.Scheme is not ("http" or "https")) return $"The scheme '{url.Scheme}' is not scanned.";
-        // Cached per host and guard (a guard lives for one scan): a page makes many requests to few hosts.
-        return await _verdicts.GetOrAdd(url.IdnHost, host => CheckHostAsync(host, ct));
+        return (await CheckAsync(url.IdnHost, ct)).Refusal;
     }
 
-    private async Task<string?> CheckHostAsync(string host, CancellationToken ct)
+    /// <summary>
+    /// The addresses of <paramref name="host"/> (a name or an address literal) and whether they may be reached;
+    /// resolved once per host and guard (a guard lives for one scan: a page makes many requests to few hosts),
+    /// so the <see cref="PinnedProxy"/> connects to exactly what was checked.
+    /// </summary>
+    public Task<HostVerdict> CheckAsync(string host, CancellationToken ct) => _verdicts.GetOrAdd(host, h => CheckHostAsync(h, ct));
+
+    private async Task<HostVerdict> CheckHostAsync(string host, CancellationToken ct)
     {
         var o = options.Value;
         IPAddress[] addresses;
@@ -38,13 +44,17 @@ public sealed class AddressGuard(IOptions<ScanOptions> options)
             }
             catch (SocketException)
             {
-                return $"The host '{host}' does not resolve.";
+                return new([], $"The host '{host}' does not resolve.");
             }
         }
-        if (o.AllowPrivateNetworks) return null;
+        if (addresses.Length == 0) return new([], $"The host '{host}' does not resolve.");
+        if (o.AllowPrivateNetworks) return new(addresses, null);
         var refused = addresses.FirstOrDefault(a => !PublicAddresses.IsPublic(a) && !_allowed.Any(n => n.Contains(Unmapped(a))));
-        return refused is null ? null : $"The host '{host}' resolves to {refused}, a non-public address.";
+        return new(addresses, refused is null ? null : $"The host '{host}' resolves to {refused}, a non-public address.");
     }
 
     private static IPAddress Unmapped(IPAddress a) => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
 }
+
+/// <summary>What a host resolved to, and why it may not be reached (null when it may).</summary>
+public sealed record HostVerdict(IPAddress[] Addresses, string? Refusal);

@@ -26,12 +26,14 @@ public sealed partial class BrowserProbe : IAsyncDisposable
     private readonly IBrowser _browser;
     private readonly ScanOptions _options;
     private readonly AddressGuard _guard;
+    private readonly PinnedProxy _proxy;
 
-    private BrowserProbe(IBrowser browser, ScanOptions options, AddressGuard guard)
+    private BrowserProbe(IBrowser browser, ScanOptions options, AddressGuard guard, PinnedProxy proxy)
     {
         _browser = browser;
         _options = options;
         _guard = guard;
+        _proxy = proxy;
     }
 
     public static async Task<BrowserProbe> LaunchAsync(ScanOptions options, AddressGuard guard, CancellationToken ct)
@@ -48,11 +50,15 @@ public sealed partial class BrowserProbe : IAsyncDisposable
             "--disable-features=IsolateOrigins,site-per-process",
             "--disable-site-isolation-trials",
         ];
-        if (options.HostMap.Count > 0)
-        {
-            // Quoted: the launcher joins the arguments into one command line, and the rules contain spaces.
-            args.Add("--host-resolver-rules=\"" + string.Join(",", options.HostMap.Select(m => $"MAP {m.Key} {m.Value}")) + "\"");
-        }
+        // Every connection through the pinned proxy, loopback included; the browser itself resolves no name (the proxy
+        // does, through the guard, and Scan:HostMap there), and WebRTC sends nothing the proxy does not carry.
+        var proxy = new PinnedProxy(guard, options.PageTimeout);
+        args.AddRange([
+            "--proxy-server=" + proxy.Server, "--proxy-bypass-list=<-loopback>",
+            // Quoted: the launcher joins the arguments into one command line, and the rule contains spaces.
+            "--host-resolver-rules=\"MAP * ~NOTFOUND , EXCLUDE 127.0.0.1\"",
+            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+        ]);
         var launching = Puppeteer.LaunchAsync(new LaunchOptions
         {
             ExecutablePath = options.ChromiumPath,
@@ -62,7 +68,7 @@ public sealed partial class BrowserProbe : IAsyncDisposable
         });
         try
         {
-            return new BrowserProbe(await launching.WaitAsync(ct), options, guard);
+            return new BrowserProbe(await launching.WaitAsync(ct), options, guard, proxy);
         }
         catch (OperationCanceledException)
         {
@@ -70,12 +76,18 @@ public sealed partial class BrowserProbe : IAsyncDisposable
             // answering, or it would outlive the scan, and the process if that is ending.
             try
             {
-                await new BrowserProbe(await launching, options, guard).DisposeAsync();
+                await new BrowserProbe(await launching, options, guard, proxy).DisposeAsync();
             }
             catch (Exception e) when (e is PuppeteerException or InvalidOperationException)
             {
-                // It never started: nothing to close.
+                // It never started: nothing to close but the proxy.
+                await proxy.DisposeAsync();
             }
+            throw;
+        }
+        catch
+        {
+            await proxy.DisposeAsync();
             throw;
         }
     }
@@ -360,6 +372,7 @@ public sealed partial class BrowserProbe : IAsyncDisposable
             // It exited between the check and the kill.
         }
         _browser.Dispose();
+        await _proxy.DisposeAsync();
     }
 }
 

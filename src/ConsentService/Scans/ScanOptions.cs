@@ -18,8 +18,8 @@ public sealed class ScanOptions
     public List<string> AllowedPrivateNetworks { get; set; } = [];
 
     /// <summary>
-    /// Host names the browser resolves to a fixed address (<c>shop.test=127.0.0.1</c>), as Chromium's
-    /// <c>--host-resolver-rules</c>; the address check resolves them the same way.
+    /// Host names the scan resolves to a fixed address (<c>shop.test=127.0.0.1</c>), for testing: the address
+    /// check resolves every name, and the browser's connections go where it resolved them (<see cref="PinnedProxy"/>).
     /// </summary>
     public Dictionary<string, string> HostMap { get; set; } = [];
 

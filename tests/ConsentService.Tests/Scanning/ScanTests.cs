@@ -361,6 +361,60 @@ public sealed class ScanTests
     }
 
     [Fact]
+    public async Task Connections_the_request_hook_never_sees_are_held_to_the_checked_addresses_too()
+    {
+        // WebSockets pass no request interception: only the connection itself can be refused.
+        await using var inside = await ScanTestSite.StartAsync(_ => new Dictionary<string, string> { ["/socket"] = "internal" }, "127.0.0.2");
+        using var service = NewService(allowPrivate: false, more: new Dictionary<string, string>
+        {
+            ["Scan:AllowedPrivateNetworks:0"] = "127.0.0.1/32",
+            ["Scan:HostMap:internal.test"] = "127.0.0.2",
+            ["Scan:BannerTimeout"] = "00:00:00.300",
+            ["Scan:Settle"] = "00:00:01",
+        });
+        await using var web = await ScanTestSite.StartAsync(port => new Dictionary<string, string>
+        {
+            ["/"] = $"""
+                <!doctype html><title>Home</title>
+                <script>
+                new WebSocket("ws://internal.test:{inside.Port}/socket");
+                new WebSocket("ws://127.0.0.2:{inside.Port}/socket");
+                </script>
+                """,
+        });
+        var site = await service.CreateSiteAsync();
+        using var admin = service.ClientWithKey(site.AdminKey);
+        var location = (await admin.PostAsJsonAsync($"/v1/sites/{site.Id}/scans", new { urls = new[] { web.Origin("site.test") + "/" } })).Headers.Location!.ToString();
+        var scan = await WaitForAsync(admin, location, Finished);
+        Assert.Equal("completed", scan["status"]!.GetValue<string>());
+        Assert.True(web.HitsOf("site.test/") > 0); // the page itself came through the proxy
+        Assert.Empty(inside.Hits);
+    }
+
+    [Fact]
+    public async Task The_scan_proxy_connects_only_to_the_address_it_checked_and_refuses_the_rest()
+    {
+        await using var allowed = await ScanTestSite.StartAsync(_ => new Dictionary<string, string> { ["/"] = "shop" }, "127.0.0.3");
+        await using var trap = await ScanTestSite.StartAsync(_ => new Dictionary<string, string> { ["/"] = "internal" }, "127.0.0.2");
+        var guard = new ConsentService.Scans.AddressGuard(Microsoft.Extensions.Options.Options.Create(new ConsentService.Scans.ScanOptions
+        {
+            AllowedPrivateNetworks = ["127.0.0.3/32"],
+            HostMap = new() { ["shop.test"] = "127.0.0.3", ["internal.test"] = "127.0.0.2" },
+        }));
+        await using var proxy = new ConsentService.Scans.PinnedProxy(guard, TimeSpan.FromSeconds(5));
+        var port = int.Parse(proxy.Server[(proxy.Server.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        using var handler = new SocketsHttpHandler { Proxy = new WebProxy($"socks5://127.0.0.1:{port}"), UseProxy = true };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
+
+        Assert.Equal("shop", await http.GetStringAsync($"http://shop.test:{allowed.Port}/"));
+        foreach (var refused in new[] { $"http://internal.test:{trap.Port}/", $"http://127.0.0.2:{trap.Port}/", $"http://localhost:{trap.Port}/" })
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(() => http.GetStringAsync(refused));
+        }
+        Assert.Empty(trap.Hits);
+    }
+
+    [Fact]
     public async Task Bad_requests_get_problem_details_naming_the_field_and_store_nothing()
     {
         using var service = NewService();
