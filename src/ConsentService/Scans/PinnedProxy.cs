@@ -104,7 +104,8 @@ public sealed class PinnedProxy : IAsyncDisposable
         var port = BinaryPrimitives.ReadUInt16BigEndian(await ReadAsync(browser, 2, ct));
         if (request[0] != Version || request[1] != Connect) return await RefuseAsync(browser, CommandNotSupported, ct);
 
-        var verdict = await _guard.CheckAsync(host, ct);
+        // The scan's token, not the handshake's: the guard keeps the verdict for every later connection to the host.
+        var verdict = await _guard.CheckAsync(host, _stop.Token);
         if (verdict.Refusal is not null) return await RefuseAsync(browser, NotAllowed, ct);
         var target = new TcpClient(); // dual mode where the machine has IPv6: either family of address
         try
