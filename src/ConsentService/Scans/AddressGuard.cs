@@ -44,7 +44,7 @@ public sealed class AddressGuard(IOptions<ScanOptions> options)
             }
             catch (SocketException)
             {
-                return new([], $"The host '{host}' does not resolve.");
+                addresses = [];
             }
         }
         if (addresses.Length == 0) return new([], $"The host '{host}' does not resolve.");
