@@ -64,6 +64,8 @@ public sealed class PinnedProxy : IAsyncDisposable
             var browser = client.GetStream();
             using var target = await OpenAsync(browser);
             if (target is null) return;
+            // Bound address unknown to the browser and unused by it: 0.0.0.0:0.
+            await browser.WriteAsync(new byte[] { Version, Succeeded, 0, IPv4, 0, 0, 0, 0, 0, 0 }, _stop.Token);
             var upstream = target.GetStream();
             // Either side closing ends the tunnel; disposing both ends the other copy.
             await Task.WhenAny(browser.CopyToAsync(upstream, _stop.Token), upstream.CopyToAsync(browser, _stop.Token));
@@ -74,7 +76,7 @@ public sealed class PinnedProxy : IAsyncDisposable
         }
     }
 
-    /// <summary>The SOCKS5 handshake: the connection to the checked address, or null after refusing.</summary>
+    /// <summary>The SOCKS5 handshake up to its reply: the connection to the checked address, or null after refusing.</summary>
     private async Task<TcpClient?> OpenAsync(NetworkStream browser)
     {
         using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
@@ -120,8 +122,6 @@ public sealed class PinnedProxy : IAsyncDisposable
             target.Dispose();
             return await RefuseAsync(browser, HostUnreachable, ct);
         }
-        // Bound address unknown to the browser and unused by it: 0.0.0.0:0.
-        await browser.WriteAsync(new byte[] { Version, Succeeded, 0, IPv4, 0, 0, 0, 0, 0, 0 }, ct);
         return target;
     }
 

@@ -402,8 +402,7 @@ public sealed class ScanTests
             HostMap = new() { ["shop.test"] = "127.0.0.3", ["internal.test"] = "127.0.0.2" },
         }));
         await using var proxy = new ConsentService.Scans.PinnedProxy(guard, TimeSpan.FromSeconds(5));
-        var port = int.Parse(proxy.Server[(proxy.Server.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-        using var handler = new SocketsHttpHandler { Proxy = new WebProxy($"socks5://127.0.0.1:{port}"), UseProxy = true };
+        using var handler = new SocketsHttpHandler { Proxy = new WebProxy(proxy.Server), UseProxy = true };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
 
         Assert.Equal("shop", await http.GetStringAsync($"http://shop.test:{allowed.Port}/"));
