@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using StackExchange.Redis;
 
@@ -16,7 +17,7 @@ public static class CacheSetup
         var connectionString = builder.Configuration.GetConnectionString("Redis");
         if (string.IsNullOrWhiteSpace(connectionString))
         {
-            services.AddMemoryCache(o => o.SizeLimit = 100_000);
+            services.AddSingleton<IMemoryCache>(_ => new MemoryCache(BoundedMemory.Options(100_000)));
             services.AddSingleton<IReadCache, MemoryReadCache>();
             return builder;
         }

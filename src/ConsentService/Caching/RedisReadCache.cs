@@ -149,7 +149,7 @@ public sealed partial class RedisReadCache : IReadCache, IDisposable
     private sealed record Decoded(byte[] Raw, object? Value);
 
     private static readonly MemoryCacheEntryOptions DecodedEntry = new() { Size = 1, SlidingExpiration = TimeSpan.FromMinutes(1) };
-    private readonly MemoryCache _decoded = new(new MemoryCacheOptions { SizeLimit = 10_000 });
+    private readonly MemoryCache _decoded = new(BoundedMemory.Options(10_000));
 
     public void Dispose()
     {

@@ -42,8 +42,14 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
 
     /// <summary>A backstop: an entry is reloaded from Redis after this even if no message came (one lost while connected).</summary>
     private static readonly MemoryCacheEntryOptions ValueEntry = new() { Size = 1, AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(60) };
-    /// <summary>A marker only has to outlive the loads that were running when it was set.</summary>
-    private static readonly MemoryCacheEntryOptions MarkerEntry = new() { Size = 1, AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(30) };
+    /// <summary>
+    /// A marker only has to outlive the loads that were running when it was set. A full cache gives up values
+    /// before markers: a value is loaded again, a marker gone early would let such a load put back what it replaced.
+    /// </summary>
+    private static readonly MemoryCacheEntryOptions MarkerEntry = new()
+    {
+        Size = 1, AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(30), Priority = CacheItemPriority.High,
+    };
     /// <summary>How long a first-level entry is served while invalidations cannot arrive (Redis unreachable).</summary>
     public static readonly TimeSpan OutageTrust = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ResubscribeSettle = TimeSpan.FromSeconds(1);
@@ -57,7 +63,7 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
     private readonly IConnectionMultiplexer _redis;
     private readonly ISubscriber _subscriber;
     private readonly ILogger<TwoLevelReadCache> _log;
-    private readonly MemoryCache _memory = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+    private readonly MemoryCache _memory = new(BoundedMemory.Options(100_000));
     private readonly SingleFlight _loads = new();
     private readonly Lock _gate = new();
     /// <summary>Names this instance in its messages, so that it skips its own.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
+using ConsentService.Caching;
 using ConsentService.Storage;
 using Microsoft.Extensions.Caching.Memory;
 
@@ -25,7 +26,7 @@ public sealed class SubjectCacheKeys(IConsentStore store) : IDisposable
     /// of what it cost (profile of the cached check). In this process only, never written anywhere;
     /// an erasure forgets the subject's (<see cref="Forget"/>).
     /// </summary>
-    private readonly MemoryCache _names = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+    private readonly MemoryCache _names = new(BoundedMemory.Options(100_000));
     private static readonly MemoryCacheEntryOptions NameEntry = new() { Size = 1, SlidingExpiration = TimeSpan.FromMinutes(10) };
 
     public async ValueTask<string> KeyAsync(string siteId, string subjectId, CancellationToken ct)
