@@ -35,6 +35,10 @@ public sealed class WebhookErasureTests
         var shown = await app.EndpointAsync(site, endpoint.Id);
         Assert.Equal([WebhookEvents.SubjectErased, WebhookEvents.ConsentRecorded], Deliveries(shown).Select(d => d["type"]!.GetValue<string>()).Order().Reverse());
 
+        // The notice is due at once, so its first try fails too. Waiting until that try is recorded keeps it from being
+        // in flight while the answer turns to 200 and the clock moves on: it would schedule its retry an hour too late.
+        await app.WaitForEndpointAsync(site, endpoint.Id, e => Deliveries(e).Any(d =>
+            d["type"]!.GetValue<string>() == WebhookEvents.SubjectErased && d["attempts"]!.GetValue<int>() > 0), "a first try of the erasure notice");
         var triesBefore = receiver.Requests.Count;
         receiver.Answer = _ => 200;
         app.Time.Advance(TimeSpan.FromHours(1));
