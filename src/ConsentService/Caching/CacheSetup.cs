@@ -17,7 +17,7 @@ public static class CacheSetup
         var connectionString = builder.Configuration.GetConnectionString("Redis");
         if (string.IsNullOrWhiteSpace(connectionString))
         {
-            services.AddSingleton<IMemoryCache>(_ => new MemoryCache(BoundedMemory.Options(100_000)));
+            services.AddSingleton<IMemoryCache>(_ => new MemoryCache(BoundedMemory.Options()));
             services.AddSingleton<IReadCache, MemoryReadCache>();
             return builder;
         }

@@ -60,7 +60,10 @@ public static class BoundedMemory
 {
     public const double CompactionShare = 0.25;
 
-    public static MemoryCacheOptions Options(long sizeLimit) => new() { SizeLimit = sizeLimit, CompactionPercentage = CompactionShare };
+    /// <summary>What a cache of sites, policies, consents or subjects' key names holds in one process.</summary>
+    public const long Entries = 100_000;
+
+    public static MemoryCacheOptions Options(long sizeLimit = Entries) => new() { SizeLimit = sizeLimit, CompactionPercentage = CompactionShare };
 }
 
 /// <summary>The embedded default: a bounded in-process cache.</summary>

@@ -63,7 +63,7 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
     private readonly IConnectionMultiplexer _redis;
     private readonly ISubscriber _subscriber;
     private readonly ILogger<TwoLevelReadCache> _log;
-    private readonly MemoryCache _memory = new(BoundedMemory.Options(100_000));
+    private readonly MemoryCache _memory = new(BoundedMemory.Options());
     private readonly SingleFlight _loads = new();
     private readonly Lock _gate = new();
     /// <summary>Names this instance in its messages, so that it skips its own.</summary>

@@ -26,7 +26,7 @@ public sealed class SubjectCacheKeys(IConsentStore store) : IDisposable
     /// of what it cost (profile of the cached check). In this process only, never written anywhere;
     /// an erasure forgets the subject's (<see cref="Forget"/>).
     /// </summary>
-    private readonly MemoryCache _names = new(BoundedMemory.Options(100_000));
+    private readonly MemoryCache _names = new(BoundedMemory.Options());
     private static readonly MemoryCacheEntryOptions NameEntry = new() { Size = 1, SlidingExpiration = TimeSpan.FromMinutes(10) };
 
     public async ValueTask<string> KeyAsync(string siteId, string subjectId, CancellationToken ct)
