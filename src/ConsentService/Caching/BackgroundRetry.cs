@@ -22,19 +22,37 @@ internal sealed class BackgroundRetry(Func<Task<bool>> attempt, Func<bool> neede
     {
         try
         {
-            while (!await attempt())
+            while (!await TryAttemptAsync())
             {
                 await Task.Delay(interval, stopping);
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        catch (Exception) when (stopping.IsCancellationRequested)
         {
-            return; // shutting down
+            return; // shutting down: the delay cancelled, or the attempt failed on what shutdown disposed
         }
         Volatile.Write(ref _running, 0);
         if (needed())
         {
             Start();
+        }
+    }
+
+    /// <summary>
+    /// An attempt that throws has failed, and is tried again: only <paramref name="stopping"/> ends the loop. A
+    /// cancellation is no sign of shutdown by itself (StackExchange.Redis cancels a command it could not send, see
+    /// <see cref="RedisReadCache.IsRedisFailure"/>); taken as one, it left the work undone and this retry stuck as
+    /// running, so that no <see cref="Start"/> ran it again.
+    /// </summary>
+    private async Task<bool> TryAttemptAsync()
+    {
+        try
+        {
+            return await attempt();
+        }
+        catch (Exception) when (!stopping.IsCancellationRequested)
+        {
+            return false;
         }
     }
 }

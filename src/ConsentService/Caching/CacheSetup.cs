@@ -49,7 +49,7 @@ public sealed class RedisHealthCheck(IConnectionMultiplexer redis, IReadCache ca
             await redis.GetDatabase().PingAsync();
             return HealthCheckResult.Healthy();
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (RedisReadCache.IsRedisFailure(e))
         {
             return HealthCheckResult.Degraded("Redis does not answer; reads go to the store.", e);
         }

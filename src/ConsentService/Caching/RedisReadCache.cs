@@ -227,7 +227,15 @@ public sealed partial class RedisReadCache : IReadCache, IDisposable
         LogSkipping(e.GetType().Name, e.Message);
     }
 
-    private static bool IsRedisFailure(Exception e) => e is RedisException or TimeoutException or ObjectDisposedException;
+    /// <summary>
+    /// Whether a Redis call failed for a reason of Redis or the connection, which the caches answer by reading the
+    /// store. Besides its own exceptions and timeouts, StackExchange.Redis answers a command it never sent with
+    /// <see cref="TaskCanceledException"/>: with <see cref="BacklogPolicy.FailFast"/> while a connection is down or
+    /// reconnecting (a moment after <see cref="IConnectionMultiplexer.IsConnected"/> said yes), or when its turn to
+    /// write did not come within the timeout on a busy machine. No call here hands it a cancellation token, so such a
+    /// cancellation is never the caller's. <see cref="ObjectDisposedException"/>: the connection closed at shutdown.
+    /// </summary>
+    internal static bool IsRedisFailure(Exception e) => e is RedisException or TimeoutException or TaskCanceledException or ObjectDisposedException;
 
     [LoggerMessage(LogLevel.Warning, "Redis failed ({Kind}: {Message}); reading from the store for a while")]
     private partial void LogSkipping(string kind, string message);

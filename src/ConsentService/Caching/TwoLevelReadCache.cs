@@ -207,7 +207,7 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
         {
             _subscriber.Publish(Channel, $"{_instance} {version.ToString(CultureInfo.InvariantCulture)} {key}", CommandFlags.FireAndForget);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+        catch (Exception e) when (RedisReadCache.IsRedisFailure(e))
         {
             LogPublishFailed(e.GetType().Name, e.Message);
         }
@@ -257,7 +257,7 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
                 await _subscriber.SubscribeAsync(Channel, _onMessage);
                 _subscribed = true;
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (RedisReadCache.IsRedisFailure(e))
             {
                 return false;
             }
@@ -292,7 +292,7 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
         {
             _subscriber.Unsubscribe(Channel, _onMessage, CommandFlags.FireAndForget);
         }
-        catch (Exception e) when (e is RedisException or ObjectDisposedException)
+        catch (Exception e) when (RedisReadCache.IsRedisFailure(e))
         {
             // The connection is going away with this instance.
         }
