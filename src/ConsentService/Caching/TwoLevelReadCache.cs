@@ -63,7 +63,7 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
     private readonly IConnectionMultiplexer _redis;
     private readonly ISubscriber _subscriber;
     private readonly ILogger<TwoLevelReadCache> _log;
-    private readonly MemoryCache _memory = new(BoundedMemory.Options());
+    private readonly MemoryCache _memory;
     private readonly SingleFlight _loads = new();
     private readonly Lock _gate = new();
     /// <summary>Names this instance in its messages, so that it skips its own.</summary>
@@ -84,9 +84,11 @@ public sealed partial class TwoLevelReadCache : IReadCache, IDisposable
     private long _failures;
     private readonly CancellationTokenSource _disposed = new();
 
-    public TwoLevelReadCache(RedisReadCache shared, IConnectionMultiplexer redis, ILogger<TwoLevelReadCache> log)
+    /// <param name="firstLevelEntries">How many entries the first level holds (a test fills a small one).</param>
+    public TwoLevelReadCache(RedisReadCache shared, IConnectionMultiplexer redis, ILogger<TwoLevelReadCache> log, long firstLevelEntries = BoundedMemory.Entries)
     {
         (_shared, _redis, _log) = (shared, redis, log);
+        _memory = new(BoundedMemory.Options(firstLevelEntries));
         _subscriber = redis.GetSubscriber();
         _onMessage = OnMessage;
         redis.ConnectionFailed += OnConnectionFailed;

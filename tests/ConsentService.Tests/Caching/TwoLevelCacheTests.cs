@@ -36,10 +36,10 @@ public sealed class TwoLevelReadCacheTests : ReadCacheContract
 internal static class TwoLevelInstances
 {
     /// <summary>An instance's cache on its own connection, once it hears invalidations.</summary>
-    public static async Task<(ConnectionMultiplexer, TwoLevelReadCache)> StartAsync(string address)
+    public static async Task<(ConnectionMultiplexer, TwoLevelReadCache)> StartAsync(string address, long firstLevelEntries = BoundedMemory.Entries)
     {
         var redis = await ConnectionMultiplexer.ConnectAsync(RedisReadCache.Options(address));
-        var cache = new TwoLevelReadCache(new RedisReadCache(redis, NullLogger<RedisReadCache>.Instance), redis, NullLogger<TwoLevelReadCache>.Instance);
+        var cache = new TwoLevelReadCache(new RedisReadCache(redis, NullLogger<RedisReadCache>.Instance), redis, NullLogger<TwoLevelReadCache>.Instance, firstLevelEntries);
         var deadline = Stopwatch.StartNew();
         while (!cache.HearsInvalidations)
         {
@@ -99,6 +99,49 @@ public sealed class TwoLevelResurrectionTests
         var stored = await redisA.GetDatabase().HashGetAsync(slot.Key, ["v", "d"]);
         Assert.Equal(erasure ? 1 : 2, (long)stored[0]);
         Assert.DoesNotContain("read before the write", (string?)stored[1]);
+    }
+
+    [SkippableFact]
+    public async Task A_full_first_level_gives_up_values_before_the_marker_that_keeps_a_slow_fill_out()
+    {
+        Skip.If(RedisServer.Shared is null, RedisServer.SkipReason);
+        const int capacity = 100;
+        var (redisA, writer) = await TwoLevelInstances.StartAsync(RedisServer.Shared!);
+        var (redisB, reader) = await TwoLevelInstances.StartAsync(RedisServer.Shared!, capacity);
+        await using var _ = redisA;
+        await using var __ = redisB;
+        using var ___ = writer;
+        using var ____ = reader;
+        var prefix = "full:" + Guid.NewGuid().ToString("N");
+        var slot = new CacheSlot<Value>(prefix, v => v?.Version ?? 0);
+
+        var loadStarted = new TaskCompletionSource();
+        var releaseLoad = new TaskCompletionSource();
+        var slowRead = reader.GetOrLoadAsync(slot, async _ =>
+        {
+            loadStarted.SetResult();
+            await releaseLoad.Task;
+            return new Value("read before the write", 1);
+        }, default);
+        await loadStarted.Task;
+        await writer.SetAsync(slot, new Value("the write", 2), default);
+        await Task.Delay(300); // the invalidation reaches the reader and leaves its marker there
+
+        // Newer than the marker, every one of them: over capacity, the first level compacts (a quarter at a time).
+        async Task FillAsync(int from, int count)
+        {
+            for (var i = from; i < from + count; i++)
+            {
+                await reader.GetOrLoadAsync(new CacheSlot<Value>($"{prefix}:{i}", v => v?.Version ?? 0), _ => Task.FromResult<Value?>(new Value("filler", 1)), default);
+            }
+        }
+        await FillAsync(0, capacity * 3 / 2);
+        await Task.Delay(300); // the compaction runs on the thread pool
+        await FillAsync(capacity * 3 / 2, capacity / 2);
+
+        releaseLoad.SetResult();
+        await slowRead;
+        Assert.Equal("the write", (await reader.GetOrLoadAsync(slot, Never, default))?.Text);
     }
 
     private static Task<Value?> Never(CancellationToken _) => throw new InvalidOperationException("Expected a cache hit");
