@@ -61,23 +61,11 @@ public sealed class TwoLevelResurrectionTests
     public async Task A_slow_fill_on_one_instance_cannot_bring_back_what_a_write_on_another_replaced_on_either_level(bool erasure)
     {
         Skip.If(RedisServer.Shared is null, RedisServer.SkipReason);
-        var (redisA, writer) = await TwoLevelInstances.StartAsync(RedisServer.Shared!);
-        var (redisB, reader) = await TwoLevelInstances.StartAsync(RedisServer.Shared!);
-        await using var _ = redisA;
-        await using var __ = redisB;
-        using var ___ = writer;
-        using var ____ = reader;
+        await using var instances = await WriterAndReader.StartAsync();
+        var (redisA, writer, reader) = (instances.WriterRedis, instances.Writer, instances.Reader);
         var slot = new CacheSlot<Value>("resurrection:" + Guid.NewGuid().ToString("N"), v => v?.Version ?? 0);
 
-        var loadStarted = new TaskCompletionSource();
-        var releaseLoad = new TaskCompletionSource();
-        var slowRead = reader.GetOrLoadAsync(slot, async _ =>
-        {
-            loadStarted.SetResult();
-            await releaseLoad.Task;
-            return new Value("read before the write", 1);
-        }, default);
-        await loadStarted.Task;
+        var (slowRead, releaseLoad) = await SlowReadAsync(reader, slot);
 
         // An erasure stores "absent" as of the erased record's own version: equal, not newer.
         if (erasure)
@@ -106,28 +94,17 @@ public sealed class TwoLevelResurrectionTests
     {
         Skip.If(RedisServer.Shared is null, RedisServer.SkipReason);
         const int capacity = 100;
-        var (redisA, writer) = await TwoLevelInstances.StartAsync(RedisServer.Shared!);
-        var (redisB, reader) = await TwoLevelInstances.StartAsync(RedisServer.Shared!, capacity);
-        await using var _ = redisA;
-        await using var __ = redisB;
-        using var ___ = writer;
-        using var ____ = reader;
+        await using var instances = await WriterAndReader.StartAsync(readerFirstLevelEntries: capacity);
+        var (writer, reader) = (instances.Writer, instances.Reader);
         var prefix = "full:" + Guid.NewGuid().ToString("N");
         var slot = new CacheSlot<Value>(prefix, v => v?.Version ?? 0);
 
-        var loadStarted = new TaskCompletionSource();
-        var releaseLoad = new TaskCompletionSource();
-        var slowRead = reader.GetOrLoadAsync(slot, async _ =>
-        {
-            loadStarted.SetResult();
-            await releaseLoad.Task;
-            return new Value("read before the write", 1);
-        }, default);
-        await loadStarted.Task;
+        var (slowRead, releaseLoad) = await SlowReadAsync(reader, slot);
         await writer.SetAsync(slot, new Value("the write", 2), default);
         await Task.Delay(300); // the invalidation reaches the reader and leaves its marker there
 
-        // Newer than the marker, every one of them: over capacity, the first level compacts (a quarter at a time).
+        // Each used after the marker, so the marker is the least recently used entry: over capacity, the first level
+        // compacts (a quarter at a time), and only its priority keeps it.
         async Task FillAsync(int from, int count)
         {
             for (var i = from; i < from + count; i++)
@@ -145,6 +122,41 @@ public sealed class TwoLevelResurrectionTests
     }
 
     private static Task<Value?> Never(CancellationToken _) => throw new InvalidOperationException("Expected a cache hit");
+
+    /// <summary>A read on <paramref name="reader"/> whose load has read "read before the write" and waits to be released.</summary>
+    private static async Task<(Task<Value?> Read, TaskCompletionSource Release)> SlowReadAsync(TwoLevelReadCache reader, CacheSlot<Value> slot)
+    {
+        var loadStarted = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        var read = reader.GetOrLoadAsync(slot, async _ =>
+        {
+            loadStarted.SetResult();
+            await release.Task;
+            return new Value("read before the write", 1);
+        }, default);
+        await loadStarted.Task;
+        return (read, release);
+    }
+
+    /// <summary>Two instances' caches, each on its own connection to the shared Redis.</summary>
+    private sealed record WriterAndReader(ConnectionMultiplexer WriterRedis, TwoLevelReadCache Writer, ConnectionMultiplexer ReaderRedis, TwoLevelReadCache Reader)
+        : IAsyncDisposable
+    {
+        public static async Task<WriterAndReader> StartAsync(long readerFirstLevelEntries = BoundedMemory.Entries)
+        {
+            var (writerRedis, writer) = await TwoLevelInstances.StartAsync(RedisServer.Shared!);
+            var (readerRedis, reader) = await TwoLevelInstances.StartAsync(RedisServer.Shared!, readerFirstLevelEntries);
+            return new(writerRedis, writer, readerRedis, reader);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Writer.Dispose();
+            Reader.Dispose();
+            await WriterRedis.DisposeAsync();
+            await ReaderRedis.DisposeAsync();
+        }
+    }
 }
 
 /// <summary>A latency measured in milliseconds: run alone, not beside the rest of the suite in this process.</summary>
