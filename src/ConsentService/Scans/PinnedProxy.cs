@@ -64,8 +64,7 @@ public sealed class PinnedProxy : IAsyncDisposable
             var browser = client.GetStream();
             using var target = await OpenAsync(browser);
             if (target is null) return;
-            // Bound address unknown to the browser and unused by it: 0.0.0.0:0.
-            await browser.WriteAsync(new byte[] { Version, Succeeded, 0, IPv4, 0, 0, 0, 0, 0, 0 }, _stop.Token);
+            await browser.WriteAsync(Reply(Succeeded), _stop.Token);
             var upstream = target.GetStream();
             // Either side closing ends the tunnel; disposing both ends the other copy.
             await Task.WhenAny(browser.CopyToAsync(upstream, _stop.Token), upstream.CopyToAsync(browser, _stop.Token));
@@ -134,9 +133,12 @@ public sealed class PinnedProxy : IAsyncDisposable
 
     private static async Task<TcpClient?> RefuseAsync(NetworkStream browser, byte reply, CancellationToken ct)
     {
-        await browser.WriteAsync(new byte[] { Version, reply, 0, IPv4, 0, 0, 0, 0, 0, 0 }, ct);
+        await browser.WriteAsync(Reply(reply), ct);
         return null;
     }
+
+    /// <summary>A reply to a request; its bound address, unknown to the browser and unused by it, is 0.0.0.0:0.</summary>
+    private static byte[] Reply(byte code) => [Version, code, 0, IPv4, 0, 0, 0, 0, 0, 0];
 
     public async ValueTask DisposeAsync()
     {
